@@ -1,0 +1,350 @@
+//! Schema evolution rules, checked against the stored history of every schema.
+//!
+//! `schemas/avro/history/<Record>.v<N>.avsc` holds every published version; the highest
+//! must equal the current `schemas/avro/<Record>.avsc`. Commands and events must be
+//! BACKWARD_TRANSITIVE (the current reader reads every earlier version); state snapshots
+//! and changelogs FULL_TRANSITIVE (also every earlier reader reads the current version).
+//! `schemas/fixtures/<Record>.v<N>.avro` holds a value written with version N; every
+//! fixture must decode with the current schema into the typed record.
+//!
+//! To add a version: copy the new schema to history with the next number, then run
+//! `TRADEFLOW_WRITE_FIXTURES=1 cargo test -p schemas evolution` once to write its fixture.
+
+use crate::codec::{AvroRecord, Codec, ALL_SCHEMAS};
+use crate::records::*;
+use crate::registry::Compatibility;
+use crate::topics::TOPICS;
+use apache_avro::types::Value;
+use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::Schema;
+use std::path::PathBuf;
+
+fn dir(sub: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(sub)
+}
+
+/// All stored versions of `name`, oldest first.
+fn history(name: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for v in 1.. {
+        let p = dir("avro/history").join(format!("{name}.v{v}.avsc"));
+        match std::fs::read_to_string(&p) {
+            Ok(text) => out.push((v, text)),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[test]
+fn latest_history_version_is_the_current_schema() {
+    for (name, json) in ALL_SCHEMAS {
+        let h = history(name);
+        assert!(!h.is_empty(), "{name}: no history file");
+        let latest = Schema::parse_str(&h.last().unwrap().1).unwrap();
+        let current = Schema::parse_str(json).unwrap();
+        assert_eq!(latest.canonical_form(), current.canonical_form(), "{name}: add a new history version");
+    }
+}
+
+#[test]
+fn evolution_rules_hold_for_every_topic() {
+    for t in TOPICS {
+        let versions: Vec<Schema> = history(t.value).iter().map(|(_, j)| Schema::parse_str(j).unwrap()).collect();
+        let (old, new) = versions.split_at(versions.len() - 1);
+        t.compatibility.check(old, &new[0]).unwrap_or_else(|e| panic!("{} ({}): {e}", t.name, t.value));
+        let expected = match t.cleanup {
+            crate::topics::Cleanup::Compact => Compatibility::FullTransitive,
+            crate::topics::Cleanup::Delete => Compatibility::BackwardTransitive,
+        };
+        assert_eq!(t.compatibility, expected, "{}", t.name);
+    }
+}
+
+#[test]
+fn every_decimal_field_uses_the_house_scale() {
+    for (name, json) in ALL_SCHEMAS {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let mut stack = vec![&v];
+        while let Some(x) = stack.pop() {
+            match x {
+                serde_json::Value::Object(m) => {
+                    if m.get("logicalType").and_then(|l| l.as_str()) == Some("decimal") {
+                        assert_eq!(m["scale"], crate::decimal::SCALE, "{name}");
+                        assert_eq!(m["precision"], crate::decimal::PRECISION, "{name}");
+                        assert_eq!(m["type"], "bytes", "{name}");
+                    }
+                    assert!(m.get("type") != Some(&serde_json::json!("float")), "{name}: float");
+                    assert!(m.get("type") != Some(&serde_json::json!("double")), "{name}: double");
+                    stack.extend(m.values());
+                }
+                serde_json::Value::Array(a) => stack.extend(a.iter()),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Rewrites `value` (valid for the current schema) into the shape of an older `schema` by
+/// dropping record fields the older schema does not have.
+fn project(value: Value, schema: &Schema, names: &apache_avro::schema::NamesRef) -> Value {
+    use apache_avro::schema::Schema as S;
+    let schema = match schema {
+        S::Ref { name } => *names.get(name).expect("named type"),
+        s => s,
+    };
+    match (value, schema) {
+        (Value::Record(fields), S::Record(rs)) => Value::Record(
+            fields
+                .into_iter()
+                .filter_map(|(n, v)| {
+                    rs.fields.iter().find(|f| f.name == n).map(|f| (n, project(v, &f.schema, names)))
+                })
+                .collect(),
+        ),
+        (Value::Union(i, v), S::Union(u)) => {
+            let branch = &u.variants()[i as usize];
+            Value::Union(i, Box::new(project(*v, branch, names)))
+        }
+        (Value::Array(items), S::Array(a)) => {
+            Value::Array(items.into_iter().map(|v| project(v, &a.items, names)).collect())
+        }
+        (v, _) => v,
+    }
+}
+
+fn check_fixtures<T: AvroRecord + PartialEq + std::fmt::Debug>(sample: T) {
+    let write = std::env::var("TRADEFLOW_WRITE_FIXTURES").is_ok();
+    for (v, json) in history(T::NAME) {
+        let schema = Schema::parse_str(&json).unwrap();
+        let path = dir("fixtures").join(format!("{}.v{v}.avro", T::NAME));
+        if write && !path.exists() {
+            // Encode schema-aware, then read back as a generic value shaped by the schema.
+            let current = Codec::encode_body(&sample).unwrap();
+            let value = apache_avro::reader::datum::GenericDatumReader::builder(T::schema())
+                .build()
+                .unwrap()
+                .read_value(&mut &current[..])
+                .unwrap();
+            let resolved = apache_avro::schema::ResolvedSchema::try_from(&schema).unwrap();
+            let value = project(value, &schema, resolved.get_names());
+            let body = GenericDatumWriter::builder(&schema).build().unwrap().write_value_to_vec(value).unwrap();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, body).unwrap();
+        }
+        let body = std::fs::read(&path).unwrap_or_else(|_| panic!("missing fixture {}", path.display()));
+        let decoded: T = Codec::decode_body(Some(&schema), &body)
+            .unwrap_or_else(|e| panic!("{} v{v} fixture: {e}", T::NAME));
+        // Fixtures are written from the sample; fields added later take their defaults.
+        if v as usize == history(T::NAME).len() {
+            assert_eq!(decoded, sample, "{} v{v}", T::NAME);
+        }
+    }
+}
+
+#[test]
+fn fixtures_of_every_version_decode_with_the_current_schema() {
+    use crate::codec::tests::{d, sample_place};
+    let mut v1_reader_view = sample_place();
+    check_fixtures(sample_place());
+    // The v1 fixture carries no extended_hours; it must read as the default (false).
+    let v1 = std::fs::read(dir("fixtures/OrderCommand.v1.avro")).unwrap();
+    let v1_schema = Schema::parse_str(&history("OrderCommand")[0].1).unwrap();
+    let decoded: OrderCommand = Codec::decode_body(Some(&v1_schema), &v1).unwrap();
+    if let OrderInstruction::PlaceOrder(p) = &mut v1_reader_view.body {
+        p.extended_hours = false;
+    }
+    assert_eq!(decoded, v1_reader_view);
+
+    check_fixtures(AmountEvent { seq: 7, amount: d("12.5"), at_ns: 1 });
+    check_fixtures(TotalUpdated { key: "k".into(), input_seq: 7, amount: d("1"), total: d("3"), count: 2, at_ns: 1 });
+    check_fixtures(RunningTotal { total: d("-3.25"), count: 4, last_seq: 9 });
+    check_fixtures(samples::routed());
+    check_fixtures(samples::funding());
+    check_fixtures(samples::account());
+    check_fixtures(samples::instrument());
+    check_fixtures(samples::order_event());
+    check_fixtures(samples::execution());
+    check_fixtures(samples::trade());
+    check_fixtures(samples::ledger());
+    check_fixtures(samples::funding_event());
+    check_fixtures(samples::account_snapshot());
+    check_fixtures(samples::position());
+    check_fixtures(samples::book());
+    check_fixtures(samples::dead_letter());
+}
+
+mod samples {
+    use crate::codec::tests::{d, sample_place};
+    use crate::records::*;
+
+    pub fn routed() -> RoutedOrder {
+        let c = sample_place();
+        RoutedOrder { command_id: c.command_id, account_id: c.account_id, symbol: "AAPL".into(), routed_at_ns: 2, body: c.body }
+    }
+    pub fn funding() -> FundingCommand {
+        FundingCommand {
+            command_id: "f-1".into(),
+            account_id: "a".into(),
+            issued_at_ns: 1,
+            body: FundingInstruction::RequestDeposit(RequestDeposit { funding_id: "fd-1".into(), amount: d("1000.00") }),
+        }
+    }
+    pub fn account() -> AccountCommand {
+        AccountCommand {
+            command_id: "ac-1".into(),
+            account_id: "a".into(),
+            issued_at_ns: 1,
+            body: AccountInstruction::OpenAccount(OpenAccount {
+                owner_id: "u".into(),
+                kyc_status: KycStatus::Approved,
+                kyc_tier: 2,
+                allow_shorting: false,
+            }),
+        }
+    }
+    pub fn instrument() -> InstrumentCommand {
+        InstrumentCommand {
+            command_id: "i-1".into(),
+            symbol: "AAPL".into(),
+            issued_at_ns: 1,
+            body: InstrumentInstruction::ListInstrument(ListInstrument {
+                name: "Apple Inc.".into(),
+                tick_size: d("0.01"),
+                lot_size: d("0.0001"),
+                min_qty: d("0.0001"),
+                max_order_notional: Some(d("1000000")),
+                self_trade_prevention: SelfTradePrevention::CancelNewest,
+                price_band_pct: Some(d("10")),
+            }),
+        }
+    }
+    pub fn order_event() -> OrderEvent {
+        OrderEvent {
+            event_id: "e-1".into(),
+            account_id: "a".into(),
+            order_id: "o-1".into(),
+            client_order_id: None,
+            symbol: "AAPL".into(),
+            at_ns: 5,
+            status: OrderStatus::Rejected,
+            reason: Some(OrderReason::InsufficientBuyingPower),
+            filled_qty: d("0"),
+            leaves_qty: d("0"),
+            avg_fill_price: None,
+            replaced_by: None,
+            message: Some("needs 100.00, has 50.00".into()),
+        }
+    }
+    pub fn execution() -> ExecutionReport {
+        ExecutionReport {
+            exec_id: "x-1".into(),
+            trade_id: "t-1".into(),
+            account_id: "a".into(),
+            order_id: "o-1".into(),
+            client_order_id: Some("c".into()),
+            symbol: "AAPL".into(),
+            side: Side::Sell,
+            last_qty: d("0.5"),
+            last_price: d("187.25"),
+            cum_qty: d("0.5"),
+            leaves_qty: d("0.5"),
+            avg_price: d("187.25"),
+            fee: d("0.01"),
+            liquidity: Liquidity::Maker,
+            at_ns: 6,
+        }
+    }
+    pub fn trade() -> Trade {
+        Trade {
+            trade_id: "t-1".into(),
+            symbol: "AAPL".into(),
+            seq: 1,
+            price: d("187.25"),
+            qty: d("0.5"),
+            aggressor: Side::Buy,
+            buy_order_id: "o-2".into(),
+            sell_order_id: "o-1".into(),
+            at_ns: 6,
+        }
+    }
+    pub fn ledger() -> LedgerEntry {
+        LedgerEntry {
+            entry_id: "a:1".into(),
+            account_id: "a".into(),
+            at_ns: 1,
+            kind: EntryKind::Deposit,
+            reference: "fd-1".into(),
+            postings: vec![
+                Posting { ledger_account: "cash:available".into(), asset: "USD".into(), debit: d("1000"), credit: d("0") },
+                Posting { ledger_account: "external:bank".into(), asset: "USD".into(), debit: d("0"), credit: d("1000") },
+            ],
+        }
+    }
+    pub fn funding_event() -> FundingEvent {
+        FundingEvent {
+            event_id: "fe-1".into(),
+            account_id: "a".into(),
+            funding_id: "fd-1".into(),
+            direction: FundingDirection::Withdrawal,
+            status: FundingStatus::Rejected,
+            amount: d("5000"),
+            reason: Some("above withdrawable cash".into()),
+            at_ns: 1,
+        }
+    }
+    pub fn account_snapshot() -> AccountSnapshot {
+        AccountSnapshot {
+            account_id: "a".into(),
+            owner_id: "u".into(),
+            status: AccountStatus::Active,
+            kyc_status: KycStatus::Approved,
+            kyc_tier: 2,
+            cash: d("1000"),
+            held_cash: d("100"),
+            unsettled_cash: d("0"),
+            buying_power: d("900"),
+            withdrawable_cash: d("900"),
+            positions: vec![PositionQty { symbol: "AAPL".into(), qty: d("2"), held_qty: d("1") }],
+            version: 3,
+            as_of_ns: 9,
+        }
+    }
+    pub fn position() -> PositionSnapshot {
+        PositionSnapshot {
+            account_id: "a".into(),
+            symbol: "AAPL".into(),
+            qty: d("2"),
+            avg_cost: d("100.5"),
+            cost_basis: d("201"),
+            realized_pnl: d("-3.5"),
+            lots: vec![TaxLot { lot_id: "l-1".into(), qty: d("2"), price: d("100.5"), acquired_at_ns: 1 }],
+            as_of_ns: 9,
+        }
+    }
+    pub fn book() -> BookSnapshot {
+        BookSnapshot {
+            symbol: "AAPL".into(),
+            status: InstrumentStatus::Listed,
+            bids: vec![Level { price: d("187.20"), qty: d("3"), orders: 2 }],
+            asks: vec![Level { price: d("187.30"), qty: d("1.5"), orders: 1 }],
+            last_trade_price: Some(d("187.25")),
+            seq: 12,
+            as_of_ns: 9,
+        }
+    }
+    pub fn dead_letter() -> DeadLetter {
+        DeadLetter {
+            pipeline: "totals".into(),
+            source_topic: "totals.input".into(),
+            source_partition: 0,
+            source_offset: 17,
+            error_kind: ErrorKind::UnknownSchemaId,
+            error: "unknown schema id 99".into(),
+            key: Some(b"k".to_vec()),
+            value: Some(vec![0, 0, 0, 0, 99]),
+            value_size: 5,
+            failed_at_ns: 3,
+        }
+    }
+}
