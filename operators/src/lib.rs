@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod matching;
 pub mod portfolio;
+pub mod reference;
 pub mod time;
 
 pub use time::Timestamp;

@@ -107,6 +107,18 @@ impl Codec {
         self.learn(id, T::schema().clone());
     }
 
+    /// Like [`Codec::set_writer_id`], by record name (see [`ALL_SCHEMAS`]).
+    pub fn set_writer_id_named(&mut self, name: &str, id: u32) -> Result<(), CodecError> {
+        let (name, json) = ALL_SCHEMAS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| CodecError::Encode { record: "?", message: format!("no schema named {name}") })?;
+        let schema = Schema::parse_str(json).map_err(|e| CodecError::Encode { record: name, message: e.to_string() })?;
+        self.writer_ids.insert(name, id);
+        self.learn(id, schema);
+        Ok(())
+    }
+
     /// Records a writer schema fetched from the registry.
     pub fn learn(&self, id: u32, schema: Schema) {
         self.by_id.write().expect("codec lock").insert(id, Arc::new(schema));

@@ -1,0 +1,305 @@
+//! Per-account state: status, KYC, ledger balances, open orders with their
+//! reservations, pending fundings, the settlement schedule, daily usage and the
+//! order-rate window. `Clone`, restored from the changelog by the runtime.
+//!
+//! Invariants (checked by the model tests):
+//! - `cash:held` equals the sum of open orders' `cash_hold`, and each open order's
+//!   `cash_hold` equals [`OpenOrder::required_cash`]; likewise for `shares:SYM:held`.
+//! - `cash:unsettled` never exceeds the sum of the settlement schedule.
+//! - `cash:available` is never negative (a shortfall goes to `cash:deficit`).
+//!
+//! Known limitations:
+//! - Closed orders and completed fundings are dropped, so a duplicate order id or funding
+//!   id is detected only while the original is still open or pending.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rust_decimal::Decimal;
+
+use super::calendar::Date;
+use super::config::FeeEstimate;
+use super::ledger::{Ledger, LedgerAccount};
+use super::output::{AccountSnapshot, FundingDirection, PositionSnapshot};
+use super::types::{AccountStatus, KycStatus, KycTier, OrderSize, OrderType, Side, TimeInForce};
+use crate::Timestamp;
+
+/// State of one account (the operator's `State`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountState {
+    /// Owning user.
+    pub owner: String,
+    /// Status.
+    pub status: AccountStatus,
+    /// KYC status.
+    pub kyc_status: KycStatus,
+    /// KYC tier.
+    pub kyc_tier: KycTier,
+    /// Whether short sales are allowed.
+    pub allow_shorting: bool,
+    /// Balances and entry sequence.
+    pub ledger: Ledger,
+    /// Open orders by order id.
+    pub orders: BTreeMap<String, OpenOrder>,
+    /// Pending deposits and withdrawals by funding id.
+    pub fundings: BTreeMap<String, PendingFunding>,
+    /// Gross sale proceeds by settlement date.
+    pub settlements: BTreeMap<Date, Decimal>,
+    /// Usage against the KYC tier's daily limits.
+    pub daily: DailyUsage,
+    /// Times of recent order placements and replaces (rate limit).
+    pub recent_orders: VecDeque<Timestamp>,
+}
+
+/// An accepted, not yet terminal order and what it reserves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenOrder {
+    /// Client order id.
+    pub client_order_id: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub order_type: OrderType,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Quantity or notional of this order (after a replace: the replacement's quantity).
+    pub size: OrderSize,
+    /// Limit price.
+    pub limit_price: Option<Decimal>,
+    /// Stop price.
+    pub stop_price: Option<Decimal>,
+    /// Per-share price the cash reservation of a buy is computed at.
+    pub reserve_price: Decimal,
+    /// Quantity filled so far.
+    pub filled_qty: Decimal,
+    /// Cost (qty x price, fees excluded) filled so far.
+    pub filled_cost: Decimal,
+    /// Fill ids booked (duplicate detection).
+    pub fill_ids: BTreeSet<String>,
+    /// Cash currently in `cash:held` for this order.
+    pub cash_hold: Decimal,
+    /// Part of `cash_hold` that came from unsettled proceeds.
+    pub cash_hold_unsettled: Decimal,
+    /// Shares currently in `shares:SYM:held` for this order.
+    pub shares_hold: Decimal,
+    /// Cancel or replace in flight.
+    pub pending: Option<PendingChange>,
+}
+
+/// A cancel or replace request routed but not yet answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PendingChange {
+    /// Cancel requested.
+    Cancel,
+    /// Replace requested.
+    Replace(PendingReplace),
+}
+
+/// The replacement's parameters while the replace is in flight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingReplace {
+    /// Replacement id.
+    pub new_order_id: String,
+    /// Replacement client id.
+    pub new_client_order_id: String,
+    /// Open quantity.
+    pub qty: Decimal,
+    /// Limit price.
+    pub limit_price: Option<Decimal>,
+    /// Stop price.
+    pub stop_price: Option<Decimal>,
+    /// Reservation price of the replacement (buys).
+    pub reserve_price: Decimal,
+}
+
+/// Cash a buy of `qty` at `price` reserves: notional plus the fee estimate.
+pub fn buy_reservation(fee: &FeeEstimate, price: Decimal, qty: Decimal) -> Decimal {
+    let notional = price * qty;
+    notional + fee.on(notional)
+}
+
+impl OpenOrder {
+    /// Open quantity (`None` for notional orders).
+    pub fn leaves_qty(&self) -> Option<Decimal> {
+        match self.size {
+            OrderSize::Qty(q) => Some((q - self.filled_qty).max(Decimal::ZERO)),
+            OrderSize::Notional(_) => None,
+        }
+    }
+
+    /// Whether nothing is left to fill.
+    pub fn is_complete(&self) -> bool {
+        match self.size {
+            OrderSize::Qty(q) => self.filled_qty >= q,
+            OrderSize::Notional(n) => self.filled_cost >= n,
+        }
+    }
+
+    /// The cash this order must hold now: worst case of its own leaves and, while a
+    /// replace is in flight, of the replacement.
+    pub fn required_cash(&self, fee: &FeeEstimate) -> Decimal {
+        if self.side == Side::Sell {
+            return Decimal::ZERO;
+        }
+        let own = match self.size {
+            OrderSize::Qty(_) => buy_reservation(
+                fee,
+                self.reserve_price,
+                self.leaves_qty().unwrap_or_default(),
+            ),
+            OrderSize::Notional(n) => {
+                let left = (n - self.filled_cost).max(Decimal::ZERO);
+                left + fee.on(left)
+            }
+        };
+        match &self.pending {
+            Some(PendingChange::Replace(r)) => {
+                own.max(buy_reservation(fee, r.reserve_price, r.qty))
+            }
+            _ => own,
+        }
+    }
+
+    /// The shares this order must hold now (sells), replacement included.
+    pub fn required_shares(&self) -> Decimal {
+        if self.side == Side::Buy {
+            return Decimal::ZERO;
+        }
+        let own = self.leaves_qty().unwrap_or_default();
+        match &self.pending {
+            Some(PendingChange::Replace(r)) => own.max(r.qty),
+            _ => own,
+        }
+    }
+}
+
+/// A deposit or withdrawal awaiting the bank.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingFunding {
+    /// Direction.
+    pub direction: FundingDirection,
+    /// Amount.
+    pub amount: Decimal,
+    /// Business date of the request (for refunding daily usage on failure).
+    pub date: Date,
+}
+
+/// Amounts counted against the daily limits of the current business date.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DailyUsage {
+    /// Date the counters belong to.
+    pub date: Date,
+    /// Deposits requested.
+    pub deposits: Decimal,
+    /// Withdrawals requested.
+    pub withdrawals: Decimal,
+    /// Estimated notional of accepted orders.
+    pub order_notional: Decimal,
+}
+
+impl DailyUsage {
+    /// Resets the counters if `today` is a new date.
+    pub fn roll(&mut self, today: Date) {
+        if self.date != today {
+            *self = DailyUsage {
+                date: today,
+                ..DailyUsage::default()
+            };
+        }
+    }
+}
+
+impl AccountState {
+    /// A freshly opened account with zero balances.
+    pub fn open(
+        owner: String,
+        kyc_status: KycStatus,
+        kyc_tier: KycTier,
+        allow_shorting: bool,
+    ) -> Self {
+        AccountState {
+            owner,
+            status: AccountStatus::Active,
+            kyc_status,
+            kyc_tier,
+            allow_shorting,
+            ledger: Ledger::default(),
+            orders: BTreeMap::new(),
+            fundings: BTreeMap::new(),
+            settlements: BTreeMap::new(),
+            daily: DailyUsage::default(),
+            recent_orders: VecDeque::new(),
+        }
+    }
+
+    /// Balance of a ledger account.
+    pub fn bal(&self, account: &LedgerAccount) -> Decimal {
+        self.ledger.balance(account)
+    }
+
+    /// What a new buy may reserve: available + unsettled + deficit, floored at zero.
+    pub fn buying_power(&self) -> Decimal {
+        (self.bal(&LedgerAccount::CashAvailable)
+            + self.bal(&LedgerAccount::CashUnsettled)
+            + self.bal(&LedgerAccount::CashDeficit))
+        .max(Decimal::ZERO)
+    }
+
+    /// Settled cash not held by orders or withdrawals.
+    pub fn withdrawable(&self) -> Decimal {
+        self.bal(&LedgerAccount::CashAvailable).max(Decimal::ZERO)
+    }
+
+    /// Total customer cash over all `cash:*` accounts.
+    pub fn total_cash(&self) -> Decimal {
+        self.ledger
+            .balances()
+            .iter()
+            .filter(|(a, _)| a.is_customer() && a.unit() == super::ledger::Unit::Cash)
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
+    /// Sum of the settlement schedule.
+    pub fn scheduled_proceeds(&self) -> Decimal {
+        self.settlements.values().copied().sum()
+    }
+
+    /// Free shares of `symbol`.
+    pub fn shares_available(&self, symbol: &str) -> Decimal {
+        self.bal(&LedgerAccount::SharesAvailable(symbol.to_string()))
+    }
+
+    /// The compacted snapshot of this account.
+    pub fn snapshot(&self, account_id: &str, time: Timestamp) -> AccountSnapshot {
+        let mut positions: BTreeMap<String, PositionSnapshot> = BTreeMap::new();
+        for (acct, bal) in self.ledger.balances() {
+            match acct {
+                LedgerAccount::SharesAvailable(s) => {
+                    positions.entry(s.clone()).or_default().available = *bal
+                }
+                LedgerAccount::SharesHeld(s) => positions.entry(s.clone()).or_default().held = *bal,
+                _ => {}
+            }
+        }
+        AccountSnapshot {
+            account_id: account_id.to_string(),
+            owner: self.owner.clone(),
+            status: self.status,
+            kyc_status: self.kyc_status,
+            kyc_tier: self.kyc_tier,
+            cash: self.total_cash(),
+            withdrawable_cash: self.withdrawable(),
+            buying_power: self.buying_power(),
+            cash_held: self.bal(&LedgerAccount::CashHeld),
+            unsettled_cash: self.bal(&LedgerAccount::CashUnsettled),
+            pending_withdrawals: self.bal(&LedgerAccount::CashWithdrawalPending),
+            deficit: -self.bal(&LedgerAccount::CashDeficit),
+            positions,
+            open_orders: self.orders.len() as u32,
+            ledger_seq: self.ledger.last_seq(),
+            time,
+        }
+    }
+}
