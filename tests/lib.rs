@@ -248,6 +248,23 @@ impl Drop for Processor {
     }
 }
 
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET path` over plain HTTP/1.0 on loopback; returns the body.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
 /// Waits until `group` has committed every input record of `topic`.
 pub fn wait_caught_up(group: &str, topic: &str, timeout: Duration) {
     let deadline = Instant::now() + timeout;
@@ -259,4 +276,113 @@ pub fn wait_caught_up(group: &str, topic: &str, timeout: Duration) {
         assert!(Instant::now() < deadline, "{group} committed {committed} of {end} records of {topic} within {timeout:?}");
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Creates `<prefix><name>` for every `(name, compacted)` with `partitions` partitions
+/// (compacted ones with fast compaction settings), plus the shared `dlq`. Idempotent.
+pub async fn create_prefixed_topics(prefix: &str, partitions: i32, topics: &[(&str, bool)]) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("admin client");
+    let names: Vec<String> = topics.iter().map(|(n, _)| format!("{prefix}{n}")).collect();
+    let mut new: Vec<NewTopic<'_>> = names
+        .iter()
+        .zip(topics)
+        .map(|(name, (_, compacted))| {
+            let t = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+            if *compacted {
+                t.set("cleanup.policy", "compact").set("segment.ms", "2000").set("min.cleanable.dirty.ratio", "0.01")
+            } else {
+                t
+            }
+        })
+        .collect();
+    new.push(NewTopic::new("dlq", 1, TopicReplication::Fixed(1)));
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for r in admin.create_topics(new.iter(), &opts).await.expect("create topics") {
+        match r {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => panic!("creating {t}: {e}"),
+        }
+    }
+}
+
+impl Processor {
+    /// Starts `tradeflow run <pipeline>` for `prefix` as instance `instance` (same settings
+    /// as [`Processor::totals`]).
+    pub fn pipeline(pipeline: &str, prefix: &str, instance: &str, extra: &[&str]) -> Processor {
+        let log = std::env::temp_dir().join(format!("{prefix}{pipeline}.{instance}.{}.log", rand::random::<u64>()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(tradeflow_bin())
+            .args(["run", pipeline, "--registry", "embedded", "--topic-prefix", prefix, "--instance-id", instance])
+            .args(["--brokers", &brokers(), "--transaction-timeout-ms", "10000", "--session-timeout-ms", "6000"])
+            .args(extra)
+            .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn tradeflow");
+        Processor { child, log, name: format!("{prefix}{pipeline}.{instance}") }
+    }
+}
+
+/// Committed offsets of `group` (read the way a restarted member would), per topic-partition.
+pub struct GroupOffsets {
+    consumer: BaseConsumer,
+}
+
+impl GroupOffsets {
+    pub fn new(group: &str) -> Self {
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", group)
+            .set("isolation.level", "read_committed")
+            .create()
+            .expect("consumer");
+        GroupOffsets { consumer }
+    }
+
+    /// Waits until the committed offset of every `(topic, partition)` is above `offsets[tp]`,
+    /// i.e. the group has processed and committed those records.
+    pub fn wait_past(&self, offsets: &BTreeMap<(String, i32), i64>, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut tpl = TopicPartitionList::new();
+            for (t, p) in offsets.keys() {
+                tpl.add_partition(t, *p);
+            }
+            let committed = self.consumer.committed_offsets(tpl, Duration::from_secs(30)).ok();
+            let behind: Vec<_> = offsets
+                .iter()
+                .filter(|((t, p), off)| {
+                    let c = committed
+                        .as_ref()
+                        .and_then(|c| c.find_partition(t, *p))
+                        .map(|e| if let Offset::Offset(o) = e.offset() { o } else { -1 })
+                        .unwrap_or(-1);
+                    c <= **off
+                })
+                .collect();
+            if behind.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "group did not commit past {behind:?} within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Creates the `matching` pipeline's topics under `prefix`: the two co-partitioned inputs,
+/// the four outputs (`book.depth` compacted), the compacted changelog, and `dlq`.
+pub async fn create_matching_topics(prefix: &str, partitions: i32) {
+    let topics = [
+        ("orders.routed", false),
+        ("instruments.commands", false),
+        ("executions", false),
+        ("orders.events", false),
+        ("trades", false),
+        ("book.depth", true),
+        ("matching.changelog", true),
+    ];
+    create_prefixed_topics(prefix, partitions, &topics).await
 }

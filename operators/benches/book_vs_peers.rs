@@ -7,11 +7,22 @@
 //! resting orders around a slowly drifting mid; about 40% cancels of resting orders, 15%
 //! marketable orders (half market, half crossing limits) and 45% passive limits. It is
 //! generated once by simulating it on our own book (so cancels target orders that are
-//! really resting), then replayed from scratch by each engine. Only the replay is timed.
-//! After one untimed warm-up pass per engine, the engines run interleaved for
-//! `BENCH_ROUNDS` rounds (default 7; the order rotates every round so no engine always
-//! runs first) and the median per engine is reported (the box is shared and noisy). Semantics coincide here (gtc limits, market orders that never rest, no
-//! STP, no band, one account), so the traded quantity must agree exactly.
+//! really resting), then replayed from scratch by each engine. Semantics coincide here (gtc
+//! limits, market orders that never rest, no STP, no band, one account), so the traded
+//! quantity must agree exactly.
+//!
+//! Work per engine: ours emits its full event stream (`new`, `canceled`, maker and taker
+//! execution reports, trades: what the runtime consumes) and no depth snapshots (the
+//! peers build none either); lobster returns its `OrderEvent` per command; obcore
+//! evaluates each op into instructions and applies them. Ours is timed twice: through
+//! `run_commands` on prebuilt `Command`s (the engine's real input type, 128 bytes each),
+//! and on the same compact `Op` stream the peers read, building each `Command` inside the
+//! timed loop like the peers build their own order values.
+//!
+//! Method: only the replay is timed. After one untimed warm-up pass per engine, the engines
+//! run interleaved for `BENCH_ROUNDS` rounds (default 7; the order rotates every round so
+//! no engine always runs first). Reported: median and minimum per engine, the ratios of
+//! the medians, and the median of the per-round ratios (the box is shared and noisy).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -145,6 +156,28 @@ fn run_ours(cmds: &[Command]) -> (u64, i64) {
     (t.elapsed().as_nanos() as u64, s.traded_lots)
 }
 
+/// Ours on the same compact `Op` stream the peers read (32 bytes per command instead of a
+/// prebuilt 128-byte `Command`): the `Command` is built inside the timed loop, just as the
+/// peers build their own order values there. Same loop as `run_commands` otherwise.
+fn run_ours_ops(ops: &[Op]) -> (u64, i64) {
+    let rules = InstrumentRules::new(Decimal::ONE, Decimal::ONE);
+    let t = Instant::now();
+    let mut book = Book::new(rules, BookConfig::default()).unwrap();
+    let mut events = Vec::with_capacity(64);
+    let mut traded = 0i64;
+    for (i, op) in ops.iter().enumerate() {
+        book.process(to_command(*op), Timestamp(i as i64), &mut events);
+        for e in &events {
+            if let BookEvent::Trade(t) = e {
+                traded += t.qty;
+            }
+        }
+        events.clear();
+    }
+    black_box(&book);
+    (t.elapsed().as_nanos() as u64, traded)
+}
+
 fn run_lobster(ops: &[Op]) -> (u64, i64) {
     use lobster::{OrderBook, OrderEvent, OrderType as L, Side as LS};
     let mut ob = OrderBook::default();
@@ -256,33 +289,77 @@ fn main() {
         pct(mix[2])
     );
     let cmds: Vec<Command> = ops.iter().map(|&o| to_command(o)).collect();
+    if std::env::var("BENCH_DIGEST").is_ok_and(|v| v == "1") {
+        // A digest of our full event stream (every field, via `Debug`), to compare two
+        // builds of the engine on the same stream: an optimisation must not change it.
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut book = Book::new(InstrumentRules::new(Decimal::ONE, Decimal::ONE), BookConfig::default()).unwrap();
+        let (mut events, mut count) = (Vec::new(), 0u64);
+        for (i, cmd) in cmds.iter().enumerate() {
+            book.process(cmd.clone(), Timestamp(i as i64), &mut events);
+            for e in events.drain(..) {
+                format!("{e:?}").hash(&mut h);
+                count += 1;
+            }
+        }
+        println!("event digest: {count} events, {:016x}", h.finish());
+    }
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7).max(1);
     eprintln!("replaying: {rounds} interleaved rounds (engine order rotates every round)...");
+    const ENGINES: usize = 4;
+    let run = |engine: usize| match engine {
+        0 => run_ours(&cmds),
+        1 => run_ours_ops(&ops),
+        2 => run_lobster(&ops),
+        _ => run_obcore(&ops),
+    };
     // One warm-up pass per engine (page faults, allocator growth), not recorded.
-    let _ = (run_ours(&cmds), run_lobster(&ops), run_obcore(&ops));
-    let mut runs: [Vec<(u64, i64)>; 3] = Default::default();
+    (0..ENGINES).for_each(|e| {
+        let _ = run(e);
+    });
+    let mut runs: [Vec<(u64, i64)>; ENGINES] = Default::default();
     for round in 0..rounds {
-        for k in 0..3 {
-            let engine = (round + k) % 3;
-            let r = match engine {
-                0 => run_ours(&cmds),
-                1 => run_lobster(&ops),
-                _ => run_obcore(&ops),
-            };
-            runs[engine].push(r);
+        for k in 0..ENGINES {
+            let engine = (round + k) % ENGINES;
+            runs[engine].push(run(engine));
         }
     }
-    let (ours_ns, ours_min, ours_qty) = summarize(&runs[0]);
-    let (lob_ns, lob_min, lob_qty) = summarize(&runs[1]);
-    let (obc_ns, obc_min, obc_qty) = summarize(&runs[2]);
+    let [ours, ours_ops, lob, obc] = [0, 1, 2, 3].map(|e| summarize(&runs[e]));
     let per = |ns: u64| ns as f64 / n as f64;
-    println!("{:<22} {:>18} {:>14} {:>16}", "engine", "median ns/command", "min ns/command", "traded qty");
-    println!("{:<22} {:>18.1} {:>14.1} {:>16}", "tradeflow (ours)", per(ours_ns), per(ours_min), ours_qty);
-    println!("{:<22} {:>18.1} {:>14.1} {:>16}", "lobster 0.7", per(lob_ns), per(lob_min), lob_qty);
-    println!("{:<22} {:>18.1} {:>14.1} {:>16}", "obcore 0.1.6", per(obc_ns), per(obc_min), obc_qty);
-    println!("ratio ours/obcore   = {:.2} (medians)", ours_ns as f64 / obc_ns as f64);
-    println!("ratio lobster/ours  = {:.2} (medians)", lob_ns as f64 / ours_ns as f64);
-    assert_eq!(ours_qty, lob_qty, "traded quantity differs from lobster");
-    assert_eq!(ours_qty, obc_qty, "traded quantity differs from obcore");
+    println!("{:<34} {:>18} {:>14} {:>12}", "engine", "median ns/command", "min ns/command", "traded qty");
+    for (name, (med, min, qty)) in [
+        ("tradeflow (ours, Vec<Command>)", ours),
+        ("tradeflow (ours, Op stream)", ours_ops),
+        ("lobster 0.7", lob),
+        ("obcore 0.1.6", obc),
+    ] {
+        println!("{name:<34} {:>18.1} {:>14.1} {qty:>12}", per(med), per(min));
+    }
+    // Ratios of the medians, and the median of the per-round ratios (each round runs the
+    // engines back to back, so a per-round ratio cancels slow swings in the machine's load).
+    let paired = |a: usize, b: usize| {
+        let mut r: Vec<f64> = (0..rounds).map(|i| runs[a][i].0 as f64 / runs[b][i].0 as f64).collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    };
+    println!(
+        "ratio ours/obcore   = {:.2} (Vec<Command>), {:.2} (Op stream); median per-round ratio {:.2}, {:.2}",
+        ours.0 as f64 / obc.0 as f64,
+        ours_ops.0 as f64 / obc.0 as f64,
+        paired(0, 3),
+        paired(1, 3)
+    );
+    println!(
+        "ratio lobster/ours  = {:.2} (Vec<Command>), {:.2} (Op stream); median per-round ratio {:.2}, {:.2}",
+        lob.0 as f64 / ours.0 as f64,
+        lob.0 as f64 / ours_ops.0 as f64,
+        paired(2, 0),
+        paired(2, 1)
+    );
+    for (name, q) in [("ours (Op stream)", ours_ops.2), ("lobster", lob.2), ("obcore", obc.2)] {
+        assert_eq!(ours.2, q, "traded quantity differs: ours vs {name}");
+    }
+    let ours_qty = ours.2;
     println!("traded quantity agrees across all three engines: {ours_qty}");
 }

@@ -17,6 +17,7 @@ pub mod matching;
 pub mod portfolio;
 pub mod reference;
 pub mod time;
+pub mod venue;
 
 pub use time::Timestamp;
 

@@ -45,8 +45,6 @@ pub struct RuntimeBenchArgs {
     commit_interval_ms: u64,
 }
 
-const INPUT: &str = "passthrough.input";
-
 pub async fn run(a: RuntimeBenchArgs) -> anyhow::Result<()> {
     let registry = Registry::embedded();
     let codec = Arc::new(registry.codec().await?);
@@ -59,10 +57,13 @@ pub async fn run(a: RuntimeBenchArgs) -> anyhow::Result<()> {
     for o in &outs {
         topics.push(NewTopic::new(o, a.partitions, TopicReplication::Fixed(1)));
     }
-    // The pass-through pipeline reads the catalog topic `passthrough.input`; it is filled
-    // with the same records as the raw loops' private input.
-    admin.create_topics(topics.iter(), &opts).await?;
-    eprintln!("filling {input} and {INPUT} with {} records ...", a.records);
+    for r in admin.create_topics(topics.iter(), &opts).await? {
+        match r {
+            Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => anyhow::bail!("creating {t}: {e}"),
+        }
+    }
+    eprintln!("filling {input} with {} records ...", a.records);
     let key_pad = "x".repeat(34);
     let fill = |topic: &str| -> anyhow::Result<()> {
         let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
@@ -89,21 +90,18 @@ pub async fn run(a: RuntimeBenchArgs) -> anyhow::Result<()> {
             }
         }
         p.flush(Duration::from_secs(120))?;
+        let n = count_topic(&a.brokers, topic)?;
+        anyhow::ensure!(n == a.records as i64, "{topic} holds {n} records after filling, expected {}", a.records);
         Ok(())
     };
     fill(&input)?;
-    let existing = count_topic(&a.brokers, INPUT)?;
-    if existing != a.records as i64 {
-        anyhow::ensure!(existing == 0, "{INPUT} already holds {existing} records; use a fresh broker or --records {existing}");
-        fill(INPUT)?;
-    }
     let interval = Duration::from_millis(a.commit_interval_ms);
     let mut results: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for round in 0..a.rounds {
         let alo = raw_loop(&a.brokers, &input, &outs[0], a.records, interval, false, &format!("bench-alo-{run_id}-{round}"))?;
         let eos = raw_loop(&a.brokers, &input, &outs[1], a.records, interval, true, &format!("bench-eos-{run_id}-{round}"))?;
-        let name: &'static str = Box::leak(format!("bench-rt-{run_id}-{round}").into_boxed_str());
-        let rt = runtime_loop(&a.brokers, a.records, interval, name, codec.clone(), registry.clone()).await?;
+        let pipeline = PassThrough::custom(&format!("bench-rt-{run_id}-{round}"), &input, &outs[2]);
+        let rt = runtime_loop(&a.brokers, a.records, interval, pipeline, codec.clone(), registry.clone()).await?;
         eprintln!("round {}: raw-alo {alo:.0}/s, raw-eos {eos:.0}/s, runtime {rt:.0}/s", round + 1);
         results.entry("raw-alo").or_default().push(alo);
         results.entry("raw-eos").or_default().push(eos);
@@ -223,18 +221,18 @@ async fn runtime_loop(
     brokers: &str,
     n: usize,
     interval: Duration,
-    name: &'static str,
+    pipeline: PassThrough,
     codec: Arc<schemas::Codec>,
     registry: Registry,
 ) -> anyhow::Result<f64> {
-    let metrics = Metrics::new(name);
+    let metrics = Metrics::new(pipelines::spec::Pipeline::name(&pipeline));
     let shutdown = Arc::new(AtomicBool::new(false));
-    let handles = Handles { metrics: metrics.clone(), shutdown: shutdown.clone(), debug_restore_pause: Duration::ZERO };
+    let handles = Handles { metrics: metrics.clone(), shutdown: shutdown.clone(), debug_restore_pause: Duration::ZERO, debug_abort_every: 0 };
     let mut cfg = RuntimeConfig::new(brokers, "0");
     cfg.commit_interval = interval;
     cfg.max_batch = usize::MAX;
     let rt = tokio::runtime::Handle::current();
-    let task = tokio::task::spawn_blocking(move || runtime::run(Arc::new(PassThrough::named(name)), cfg, codec, registry, handles, rt));
+    let task = tokio::task::spawn_blocking(move || runtime::run(Arc::new(pipeline), cfg, codec, registry, handles, rt));
     let mut first: Option<Instant> = None;
     let mut commits_at_last_record: Option<u64> = None;
     // Ends at the first commit that completes after the last record was consumed.

@@ -71,7 +71,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let metrics = Metrics::new("totals");
     let shutdown = Arc::new(AtomicBool::new(false));
     crate::shutdown_on_signal(shutdown.clone());
-    let handles = Handles { metrics: metrics.clone(), shutdown: shutdown.clone(), debug_restore_pause: Duration::ZERO };
+    let handles = Handles { metrics: metrics.clone(), shutdown: shutdown.clone(), debug_restore_pause: Duration::ZERO, debug_abort_every: 0 };
     let mut cfg = RuntimeConfig::new(&brokers, "demo-0");
     cfg.transaction_timeout = Duration::from_secs(10);
     let rt = tokio::runtime::Handle::current();

@@ -75,6 +75,10 @@ enum PipelineName {
     Totals,
     /// Stateless pass-through (benchmarks).
     Passthrough,
+    /// Accounts: ledger, buying-power holds and pre-trade risk, keyed by account.
+    Accounts,
+    /// Matching: the order books, keyed by symbol (orders.routed + instruments.commands).
+    Matching,
 }
 
 #[derive(Args, Clone)]
@@ -102,12 +106,15 @@ struct RunArgs {
     /// Serve /metrics and /healthz here (port 0 = any free port, printed at start).
     #[arg(long)]
     metrics_addr: Option<String>,
-    /// Prefix of the pipeline's topics and group (reference pipeline `totals` only).
+    /// Prefix of the pipeline's topics and group (`totals` and `accounts`).
     #[arg(long, default_value = "")]
     topic_prefix: String,
     /// Test only: pause during state restore (after the changelog is assigned).
     #[arg(long, default_value_t = 0, hide = true)]
     debug_restore_pause_ms: u64,
+    /// Test only: abort every Nth batch instead of committing it.
+    #[arg(long, default_value_t = 0, hide = true)]
+    debug_abort_every: u64,
     /// Extra librdkafka settings, `key=value` (repeatable).
     #[arg(long = "kafka-config", value_parser = parse_kv)]
     kafka_config: Vec<(String, String)>,
@@ -150,6 +157,8 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Run(a) => match a.pipeline {
             PipelineName::Totals => run_pipeline(Totals::with_prefix(&a.topic_prefix), a).await,
             PipelineName::Passthrough => run_pipeline(PassThrough::default(), a).await,
+            PipelineName::Accounts => run_pipeline(pipelines::catalog::accounts::Accounts::with_prefix(&a.topic_prefix), a).await,
+            PipelineName::Matching => run_pipeline(pipelines::catalog::matching::Matching::with_prefix(&a.topic_prefix), a).await,
         },
         Cmd::Topics(TopicsCmd::Create { brokers, partitions, replication, registry }) => {
             let settings = pipelines::admin::TopicSettings { partitions, replication, ..Default::default() };
@@ -201,7 +210,9 @@ async fn run_pipeline<P: Pipeline>(pipeline: P, args: RunArgs) -> anyhow::Result
     }
     let shutdown = Arc::new(AtomicBool::new(false));
     shutdown_on_signal(shutdown.clone());
-    let handles = Handles { metrics, shutdown, debug_restore_pause: Duration::from_millis(args.debug_restore_pause_ms) };
+    let handles = Handles { metrics, shutdown, debug_restore_pause: Duration::from_millis(args.debug_restore_pause_ms),
+        debug_abort_every: args.debug_abort_every,
+    };
     let cfg = args.runtime_config();
     let rt = tokio::runtime::Handle::current();
     let pipeline = Arc::new(pipeline);

@@ -25,6 +25,10 @@ pub trait AvroRecord: Serialize + DeserializeOwned {
     const SCHEMA_JSON: &'static str;
     /// The parsed schema (parsed once).
     fn schema() -> &'static Schema;
+    /// A writer for the current schema (built once).
+    fn writer() -> &'static GenericDatumWriter<'static>;
+    /// A reader for data written with the current schema (built once).
+    fn reader() -> &'static GenericDatumReader<'static>;
 }
 
 macro_rules! avro_record {
@@ -39,6 +43,14 @@ macro_rules! avro_record {
                     Schema::parse_str(Self::SCHEMA_JSON)
                         .unwrap_or_else(|e| panic!("schemas/avro/{}.avsc: {e}", Self::NAME))
                 })
+            }
+            fn writer() -> &'static GenericDatumWriter<'static> {
+                static WRITER: std::sync::OnceLock<GenericDatumWriter<'static>> = std::sync::OnceLock::new();
+                WRITER.get_or_init(|| GenericDatumWriter::builder(Self::schema()).build().expect("schema resolves"))
+            }
+            fn reader() -> &'static GenericDatumReader<'static> {
+                static READER: std::sync::OnceLock<GenericDatumReader<'static>> = std::sync::OnceLock::new();
+                READER.get_or_init(|| GenericDatumReader::builder(Self::schema()).build().expect("schema resolves"))
             }
         }
     )*
@@ -61,8 +73,10 @@ avro_record!(
     LedgerEntry,
     FundingEvent,
     AccountSnapshot,
+    AccountState,
     PositionSnapshot,
     BookSnapshot,
+    BookState,
     DeadLetter,
     AmountEvent,
     TotalUpdated,
@@ -136,16 +150,15 @@ impl Codec {
 
     /// Avro body of `value` (no frame).
     pub fn encode_body<T: AvroRecord>(value: &T) -> Result<Vec<u8>, CodecError> {
-        let err = |e: apache_avro::Error| CodecError::Encode { record: T::NAME, message: e.to_string() };
-        let writer = GenericDatumWriter::builder(T::schema()).build().map_err(err)?;
-        writer.write_ser_to_vec(value).map_err(err)
+        T::writer().write_ser_to_vec(value).map_err(|e| CodecError::Encode { record: T::NAME, message: e.to_string() })
     }
 
     /// `value` in the Confluent wire format.
     pub fn encode<T: AvroRecord>(&self, value: &T) -> Result<Vec<u8>, CodecError> {
         let id = self.writer_id::<T>()?;
-        let body = Self::encode_body(value)?;
-        Ok(wire::frame(id, &body))
+        let mut out = wire::frame(id, &[]);
+        T::writer().write_ser(&mut out, value).map_err(|e| CodecError::Encode { record: T::NAME, message: e.to_string() })?;
+        Ok(out)
     }
 
     /// Decodes a Confluent-framed value written with any schema compatible with `T`'s.
@@ -168,17 +181,20 @@ impl Codec {
     /// it differs from `T`'s current schema (`None` = written with the current schema).
     pub fn decode_body<T: AvroRecord>(writer: Option<&Schema>, body: &[u8]) -> Result<T, CodecError> {
         let err = |e: apache_avro::Error| CodecError::Undecodable { record: T::NAME, message: e.to_string() };
-        let reader = match writer {
-            None => GenericDatumReader::builder(T::schema()).build(),
-            Some(w) => GenericDatumReader::builder(w).reader_schema(T::schema()).build(),
-        }
-        .map_err(err)?;
         let mut cursor = body;
-        let value = reader.read_value(&mut cursor).map_err(err)?;
+        let decoded = match writer {
+            // Same schema: deserialize straight from the bytes (no intermediate value tree).
+            None => T::reader().read_deser::<T>(&mut cursor).map_err(err)?,
+            Some(w) => {
+                let reader = GenericDatumReader::builder(w).reader_schema(T::schema()).build().map_err(err)?;
+                let value = reader.read_value(&mut cursor).map_err(err)?;
+                apache_avro::from_value::<T>(&value).map_err(err)?
+            }
+        };
         if !cursor.is_empty() {
             return Err(CodecError::TrailingBytes(cursor.len()));
         }
-        apache_avro::from_value::<T>(&value).map_err(err)
+        Ok(decoded)
     }
 }
 

@@ -84,23 +84,37 @@ impl<'de> de::Visitor<'de> for BytesVisitor {
 /// `#[serde(with = "schemas::decimal::opt")]` for `Option<Decimal>` fields (`["null", decimal]`).
 pub mod opt {
     use super::*;
-    use serde::Deserialize;
-
-    #[derive(serde::Serialize, Deserialize)]
-    struct Wrap(#[serde(with = "super")] Decimal);
 
     pub fn serialize<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
         match value {
             Some(v) => {
                 let bytes = to_bytes(*v).map_err(serde::ser::Error::custom)?;
-                s.serialize_some(&serde_bytes_ref(&bytes))
+                s.serialize_some(&BytesRef(&bytes))
             }
             None => s.serialize_none(),
         }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        d.deserialize_option(OptVisitor)
+    }
+
+    struct OptVisitor;
+
+    impl<'de> de::Visitor<'de> for OptVisitor {
+        type Value = Option<Decimal>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("null or Avro decimal bytes")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_bytes(BytesVisitor).map(Some)
+        }
     }
 
     struct BytesRef<'a>(&'a [u8]);
@@ -108,9 +122,6 @@ pub mod opt {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             s.serialize_bytes(self.0)
         }
-    }
-    fn serde_bytes_ref(b: &[u8]) -> BytesRef<'_> {
-        BytesRef(b)
     }
 }
 

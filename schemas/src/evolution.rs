@@ -169,8 +169,10 @@ fn fixtures_of_every_version_decode_with_the_current_schema() {
     check_fixtures(samples::ledger());
     check_fixtures(samples::funding_event());
     check_fixtures(samples::account_snapshot());
+    check_fixtures(samples::account_state());
     check_fixtures(samples::position());
     check_fixtures(samples::book());
+    check_fixtures(samples::book_state());
     check_fixtures(samples::dead_letter());
 }
 
@@ -180,7 +182,14 @@ mod samples {
 
     pub fn routed() -> RoutedOrder {
         let c = sample_place();
-        RoutedOrder { command_id: c.command_id, account_id: c.account_id, symbol: "AAPL".into(), routed_at_ns: 2, body: c.body }
+        RoutedOrder {
+            command_id: c.command_id,
+            account_id: c.account_id,
+            symbol: "AAPL".into(),
+            routed_at_ns: 2,
+            body: c.body,
+            protection_price: Some(d("196.56")),
+        }
     }
     pub fn funding() -> FundingCommand {
         FundingCommand {
@@ -234,6 +243,12 @@ mod samples {
             avg_fill_price: None,
             replaced_by: None,
             message: Some("needs 100.00, has 50.00".into()),
+            origin: Some(OrderEventOrigin::Accounts),
+            event_type: Some(OrderEventType::Rejected),
+            fill: Some(OrderFill { fill_id: "x-1".into(), qty: d("0.5"), price: d("187.25"), fee: d("0.01"), settlement_date: 19_733 }),
+            new_qty: Some(d("2")),
+            new_limit_price: Some(d("187.30")),
+            new_stop_price: None,
         }
     }
     pub fn execution() -> ExecutionReport {
@@ -308,6 +323,58 @@ mod samples {
             positions: vec![PositionQty { symbol: "AAPL".into(), qty: d("2"), held_qty: d("1") }],
             version: 3,
             as_of_ns: 9,
+            pending_withdrawals: Some(d("25")),
+            deficit: Some(d("0")),
+            open_orders: Some(1),
+        }
+    }
+    pub fn account_state() -> AccountState {
+        AccountState {
+            owner_id: "u".into(),
+            status: AccountStatus::Active,
+            kyc_status: KycStatus::Approved,
+            kyc_tier: 2,
+            allow_shorting: false,
+            ledger_seq: 7,
+            balances: vec![
+                LedgerBalance { ledger_account: "cash:available".into(), balance: d("900") },
+                LedgerBalance { ledger_account: "external:bank".into(), balance: d("-1000") },
+            ],
+            orders: vec![OpenOrderState {
+                order_id: "o-1".into(),
+                client_order_id: "c-1".into(),
+                symbol: "AAPL".into(),
+                side: Side::Buy,
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Day,
+                qty: Some(d("1")),
+                notional: None,
+                limit_price: Some(d("100")),
+                stop_price: None,
+                reserve_price: d("100"),
+                filled_qty: d("0"),
+                filled_cost: d("0"),
+                fill_ids: vec!["x-1".into()],
+                cash_hold: d("100"),
+                cash_hold_unsettled: d("0"),
+                shares_hold: d("0"),
+                pending_cancel: false,
+                pending_replace: Some(PendingReplaceState {
+                    new_order_id: "o-2".into(),
+                    new_client_order_id: "c-2".into(),
+                    qty: d("2"),
+                    limit_price: Some(d("99")),
+                    stop_price: None,
+                    reserve_price: d("99"),
+                }),
+            }],
+            fundings: vec![PendingFundingState { funding_id: "f-1".into(), direction: FundingDirection::Deposit, amount: d("50"), date: 19_733 }],
+            settlements: vec![SettlementState { date: 19_734, amount: d("10.5") }],
+            daily_date: 19_733,
+            daily_deposits: d("50"),
+            daily_withdrawals: d("0"),
+            daily_order_notional: d("100"),
+            recent_orders_ns: vec![1, 2],
         }
     }
     pub fn position() -> PositionSnapshot {
@@ -331,6 +398,45 @@ mod samples {
             last_trade_price: Some(d("187.25")),
             seq: 12,
             as_of_ns: 9,
+        }
+    }
+    pub fn book_state() -> BookState {
+        BookState {
+            commands: 42,
+            last_report: 17,
+            book: Some(BookImage {
+                rules: BookRules {
+                    tick_size: d("0.01"),
+                    lot_size: d("0.0001"),
+                    min_qty: Some(d("0.001")),
+                    max_notional: None,
+                    self_trade_prevention: SelfTradePrevention::CancelNewest,
+                    band_bps: Some(500),
+                    reference_price: None,
+                },
+                status: InstrumentStatus::Listed,
+                last_trade_ticks: Some(18725),
+                next_seq: 9,
+                next_exec_id: 5,
+                next_trade_id: 3,
+                orders: vec![LiveOrder {
+                    order_id: "6f1c1d52-0000-4000-8000-000000000001".into(),
+                    account_id: "6f1c1d52-0000-4000-8000-0000000000aa".into(),
+                    client_order_id: Some("c-1".into()),
+                    side: Side::Buy,
+                    order_type: OrderType::StopLimit,
+                    time_in_force: TimeInForce::Gtc,
+                    order_lots: 30000,
+                    leaves_lots: 10000,
+                    cum_lots: 20000,
+                    limit_ticks: Some(18720),
+                    stop_ticks: Some(18700),
+                    seq: 4,
+                    expires_at_ns: None,
+                    triggered: true,
+                    fill_notional: 374_400_000,
+                }],
+            }),
         }
     }
     pub fn dead_letter() -> DeadLetter {

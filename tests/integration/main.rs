@@ -2,7 +2,10 @@
 //!
 //! Requires `KAFKA_BROKERS` (see `scripts/test.sh`, which starts everything).
 
+mod accounts_e2e;
+mod matching_e2e;
 mod poison;
 mod registry_http;
+mod topics;
 mod totals_eos;
 mod verify;

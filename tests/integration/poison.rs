@@ -15,7 +15,9 @@ fn malformed_inputs_go_to_the_dead_letter_topic_once_each() {
     rt.block_on(create_totals_topics(&prefix, 3));
     let codec = rt.block_on(tests::codec());
     let topic = format!("{prefix}totals.input");
-    let mut proc_ = Processor::totals(&prefix, "a", &["--max-record-bytes", "2048"]);
+    let port = tests::free_port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let mut proc_ = Processor::totals(&prefix, "a", &["--max-record-bytes", "2048", "--metrics-addr", &metrics_addr]);
     proc_.wait_for("restore finished", 1, Duration::from_secs(90));
 
     let p = producer();
@@ -55,6 +57,22 @@ fn malformed_inputs_go_to_the_dead_letter_topic_once_each() {
     }
     rdkafka::producer::Producer::flush(&p, Duration::from_secs(60)).unwrap();
     wait_caught_up(&format!("{prefix}totals"), &topic, Duration::from_secs(120));
+    let metrics = tests::http_get(port, "/metrics");
+    let pipeline_label = format!("pipeline=\"{prefix}totals\"");
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains(&pipeline_label))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in metrics:\n{metrics}"))
+    };
+    // Counters count work done, so an aborted (re-processed) batch would count twice.
+    let exact = value("tradeflow_transaction_aborts_total") == 0;
+    for (name, want) in [("tradeflow_dlq_records_total", 100), ("tradeflow_records_in_total", 10_000), ("tradeflow_records_out_total", 9_900)] {
+        let got = value(name);
+        assert!(if exact { got == want } else { got >= want }, "{name}: {got}, expected {want}");
+    }
     proc_.stop();
     assert_eq!(bad.len(), 100);
 

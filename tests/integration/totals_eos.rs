@@ -99,3 +99,29 @@ fn survivor_takes_over_a_killed_instance() {
     b.stop();
     verify::totals(&prefix, &codec, &inputs);
 }
+
+/// Every third batch is aborted instead of committed (a test-only knob): state must roll back
+/// and the consumer rewind, so the result is still exactly once.
+#[test]
+fn aborted_batches_roll_back_state_and_rewind() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let prefix = tests::unique_prefix("abort");
+    rt.block_on(create_totals_topics(&prefix, 3));
+    let codec = Arc::new(rt.block_on(tests::codec()));
+    let (producer, _) = spawn_inputs(prefix.clone(), codec.clone(), 20_000, Duration::from_secs(8), 5);
+    let port = tests::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut p = Processor::totals(&prefix, "a", &["--debug-abort-every", "3", "--metrics-addr", &addr]);
+    p.wait_for("restore finished", 1, Duration::from_secs(90));
+    let inputs = producer.join().unwrap();
+    wait_caught_up(&format!("{prefix}totals"), &format!("{prefix}totals.input"), Duration::from_secs(120));
+    let metrics = tests::http_get(port, "/metrics");
+    let aborts: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with("tradeflow_transaction_aborts_total"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .expect("aborts metric");
+    assert!(aborts >= 3, "expected injected aborts, got {aborts}");
+    p.stop();
+    verify::totals(&prefix, &codec, &inputs);
+}

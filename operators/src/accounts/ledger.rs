@@ -238,6 +238,15 @@ impl EntryBuilder {
 }
 
 impl Ledger {
+    /// Rebuilds a ledger from balances and the last entry sequence, as written to a
+    /// changelog from [`Ledger::balances`] and [`Ledger::last_seq`]. Only for restoring
+    /// state that was itself produced by [`Ledger::post`]; zero balances are dropped, so
+    /// the result equals the ledger it was taken from.
+    pub fn from_parts(balances: BTreeMap<LedgerAccount, Decimal>, last_seq: u64) -> Ledger {
+        let balances = balances.into_iter().filter(|(_, v)| !v.is_zero()).collect();
+        Ledger { balances, last_seq }
+    }
+
     /// The balance of `account` (debits minus credits).
     pub fn balance(&self, account: &LedgerAccount) -> Decimal {
         self.balances.get(account).copied().unwrap_or_default()

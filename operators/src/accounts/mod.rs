@@ -51,7 +51,7 @@ mod tests_orders;
 pub use calendar::{BusinessCalendar, Date};
 pub use config::{AccountsConfig, FeeEstimate, TierLimit, TierLimits};
 pub use input::{AccountInput, ExecutionReport, PlaceOrder, ReplaceOrder};
-pub use ledger::{EntryKind, EntrySide, LedgerAccount, LedgerEntry, Posting, Unit};
+pub use ledger::{EntryKind, EntrySide, Ledger, LedgerAccount, LedgerEntry, Posting, Unit};
 pub use operator::AccountsOperator;
 pub use output::{
     AccountOutput, AccountSnapshot, FillInfo, FundingDirection, FundingEvent, FundingEventKind,

@@ -6,11 +6,14 @@
 //!   it equal to `required_cash` / `required_shares` for the order's whole life.
 //! - Cancel releases nothing by itself: the hold stays until the venue reports the order
 //!   canceled (it may still fill meanwhile).
-//! - A replace reserves the worst case of the old and the new order until the venue
-//!   answers.
+//! - A replace reserves the old order's leaves plus the whole replacement until the venue
+//!   answers (the old order may fill first and the replacement still opens in full), so
+//!   it needs buying power (buys) or free shares (sells) for the replacement in full.
 //! - Every attempt except one refused by the rate limit itself counts towards the rate.
 //!
 //! Known limitations:
+//! - Because of that sum, a non-shorting account cannot replace a sell of its whole
+//!   position (nor a buy using all its buying power); it can cancel and place anew.
 //! - There is no cancel-reject report: if the venue refuses a cancel, the order keeps its
 //!   `PendingCancel` mark and further cancel/replace requests are refused.
 

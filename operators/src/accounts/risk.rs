@@ -7,7 +7,10 @@
 //! - limit / stop-limit buy: `qty x limit + fee estimate`;
 //! - market buy: `qty x ref x collar + fee estimate`; stop buy: `qty x max(stop, ref) x
 //!   collar + fee estimate`; notional buy: `amount + fee estimate`;
-//! - sell: `qty` shares; beyond the position only if the account may short and is active.
+//! - sell: `qty` shares; beyond the position only if the account may short and is active;
+//! - replace: the replacement's reservation by the rules above, *added* to the old order's
+//!   (see [`OpenOrder::required_cash`]); the addition must fit the buying power (buys) or
+//!   the free shares (sells, unless the account may short).
 //!
 //! Known limitations:
 //! - Short sales reserve no cash collateral (no margin model).

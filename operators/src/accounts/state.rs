@@ -5,6 +5,10 @@
 //! Invariants (checked by the model tests):
 //! - `cash:held` equals the sum of open orders' `cash_hold`, and each open order's
 //!   `cash_hold` equals [`OpenOrder::required_cash`]; likewise for `shares:SYM:held`.
+//! - While a replace is in flight an order holds for its own leaves *plus* the whole
+//!   replacement (the venue may fill the old order first and still open the replacement
+//!   in full), so fills within the order's limit are always covered by its hold: no
+//!   deficit, and no short position in an account that may not short.
 //! - `cash:unsettled` never exceeds the sum of the settlement schedule.
 //! - `cash:available` is never negative (a shortfall goes to `cash:deficit`).
 //!
@@ -103,7 +107,8 @@ pub struct PendingReplace {
     pub new_order_id: String,
     /// Replacement client id.
     pub new_client_order_id: String,
-    /// Open quantity.
+    /// Open quantity of the replacement. The venue opens the replacement with this whole
+    /// quantity and nothing filled, whatever the old order filled meanwhile.
     pub qty: Decimal,
     /// Limit price.
     pub limit_price: Option<Decimal>,
@@ -136,8 +141,15 @@ impl OpenOrder {
         }
     }
 
-    /// The cash this order must hold now: worst case of its own leaves and, while a
-    /// replace is in flight, of the replacement.
+    /// The cash this order must hold now: the reservation of its own leaves plus, while a
+    /// replace is in flight, the reservation of the replacement in full.
+    ///
+    /// Sum, not maximum: the venue may fill the old order before it answers the replace,
+    /// and the replacement then still opens with its whole quantity (it starts with no
+    /// filled quantity, see [`PendingReplace::qty`]). Each such fill is paid from this hold
+    /// and lowers only the own-leaves term, so under fills within the order's limit (fees
+    /// within the estimate) the hold never has to be topped up from free cash after the
+    /// replace was accepted here, and no deficit can arise.
     pub fn required_cash(&self, fee: &FeeEstimate) -> Decimal {
         if self.side == Side::Sell {
             return Decimal::ZERO;
@@ -154,21 +166,23 @@ impl OpenOrder {
             }
         };
         match &self.pending {
-            Some(PendingChange::Replace(r)) => {
-                own.max(buy_reservation(fee, r.reserve_price, r.qty))
-            }
+            Some(PendingChange::Replace(r)) => own + buy_reservation(fee, r.reserve_price, r.qty),
             _ => own,
         }
     }
 
-    /// The shares this order must hold now (sells), replacement included.
+    /// The shares this order must hold now (sells): its own leaves plus, while a replace
+    /// is in flight, the replacement's whole quantity (sum, for the reason given at
+    /// [`OpenOrder::required_cash`]: fills of the old order before the venue answers do
+    /// not shrink the replacement). So a sell fill never needs shares beyond the hold and
+    /// a non-shorting account cannot be driven short by fills within its orders.
     pub fn required_shares(&self) -> Decimal {
         if self.side == Side::Buy {
             return Decimal::ZERO;
         }
         let own = self.leaves_qty().unwrap_or_default();
         match &self.pending {
-            Some(PendingChange::Replace(r)) => own.max(r.qty),
+            Some(PendingChange::Replace(r)) => own + r.qty,
             _ => own,
         }
     }

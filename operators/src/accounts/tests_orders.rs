@@ -189,7 +189,8 @@ fn replace_reserves_worst_case_then_adjusts() {
             new_order_id: "o1b".into()
         }]
     );
-    assert_eq!(h.bal("a", L::CashHeld), d("2020"));
+    // Old leaves plus the whole replacement: 10 x 100 + 20 x 101.
+    assert_eq!(h.bal("a", L::CashHeld), d("3020"));
     // Venue refuses: back to the original reservation.
     let outs = h.send(
         "a",
@@ -207,7 +208,7 @@ fn replace_reserves_worst_case_then_adjusts() {
     assert_eq!(h.bal("a", L::CashHeld), d("1000"));
     // A smaller replace, confirmed: the order is re-keyed and holds 5 x 99.
     h.send("a", replace("o1c", "5", "99"));
-    assert_eq!(h.bal("a", L::CashHeld), d("1000"));
+    assert_eq!(h.bal("a", L::CashHeld), d("1495"));
     let report = ExecutionReport::Replaced {
         old_order_id: "o1".into(),
         new_order_id: "o1c".into(),
@@ -234,6 +235,120 @@ fn replace_reserves_worst_case_then_adjusts() {
         order_kinds(&outs),
         vec![K::ReplaceRejected(R::InsufficientBuyingPower)]
     );
+}
+
+fn replace_to(old: &str, new: &str, qty: &str, px: &str) -> AccountInput {
+    AccountInput::ReplaceOrder(ReplaceOrder {
+        order_id: old.into(),
+        new_order_id: new.into(),
+        new_client_order_id: format!("c-{new}"),
+        qty: d(qty),
+        limit_price: Some(d(px)),
+        stop_price: None,
+        instrument: Some(inst("AAPL", "100")),
+    })
+}
+
+fn replaced(old: &str, new: &str, qty: &str, px: &str) -> AccountInput {
+    AccountInput::Execution(ExecutionReport::Replaced {
+        old_order_id: old.into(),
+        new_order_id: new.into(),
+        new_qty: d(qty),
+        new_limit_price: Some(d(px)),
+        new_stop_price: None,
+    })
+}
+
+/// Regression (model test "deficit under consistent fills"): a buy's replace used to hold
+/// only `max(old, new)`, but the venue may fill the old order before answering and then
+/// still open the replacement in full; each such fill was paid from the hold and the hold
+/// topped back up to the replacement's reservation from free cash, or from a deficit.
+#[test]
+fn buy_fills_before_a_replace_answer_are_covered_by_the_hold() {
+    let mut h = funded(AccountsConfig::default());
+    h.send("a", AccountInput::PlaceOrder(buy("o1", "40", "100")));
+    assert_eq!(h.bal("a", L::CashHeld), d("4000"));
+    // 30 x 100 may still fill, then 40 x 110 open: 3000 + 4400 > 5000.
+    let outs = h.send("a", replace_to("o1", "o1b", "40", "110"));
+    h.send("a", fill("o1", "x1", "30", "100", "0"));
+    assert_eq!(h.bal("a", L::CashDeficit), d("0"));
+    assert_eq!(
+        order_kinds(&outs),
+        vec![K::ReplaceRejected(R::InsufficientBuyingPower)]
+    );
+    assert_eq!(h.bal("a", L::CashHeld), d("1000"));
+    assert_eq!(h.bal("a", L::CashAvailable), d("1000"));
+    // A replace that fits holds the old leaves plus the replacement: 10 x 100 + 5 x 110.
+    let outs = h.send("a", replace_to("o1", "o1c", "5", "110"));
+    assert_eq!(
+        order_kinds(&outs),
+        vec![K::PendingReplace {
+            new_order_id: "o1c".into()
+        }]
+    );
+    assert_eq!(h.bal("a", L::CashHeld), d("1550"));
+    assert_eq!(h.bal("a", L::CashAvailable), d("450"));
+    // The old order fills again before the answer: paid from the hold, nothing drawn.
+    h.send("a", fill("o1", "x2", "9", "100", "0"));
+    assert_eq!(h.bal("a", L::CashHeld), d("650"));
+    assert_eq!(h.bal("a", L::CashAvailable), d("450"));
+    let outs = h.send("a", replaced("o1", "o1c", "5", "110"));
+    assert_eq!(
+        order_kinds(&outs),
+        vec![K::Replaced {
+            new_order_id: "o1c".into()
+        }]
+    );
+    assert_eq!(h.bal("a", L::CashHeld), d("550"));
+    assert_eq!(h.bal("a", L::CashAvailable), d("550"));
+    h.send("a", fill("o1c", "x3", "5", "110", "0"));
+    assert_eq!(h.bal("a", L::CashHeld), d("0"));
+    assert_eq!(h.bal("a", L::CashAvailable), d("550"));
+    assert_eq!(h.bal("a", L::CashDeficit), d("0"));
+    assert_eq!(h.shares("a", "AAPL"), d("44"));
+}
+
+/// Regression (model test "non-shorting account short"): a sell's replace used to hold
+/// only `max(old leaves, new qty)` shares; fills of the old order before the venue's
+/// answer were then re-held from free shares the account did not have.
+#[test]
+fn sell_fills_before_a_replace_answer_never_short_a_non_shorting_account() {
+    let mut h = funded(AccountsConfig::default());
+    h.send("a", AccountInput::PlaceOrder(buy("b1", "8", "100")));
+    h.send("a", fill("b1", "x1", "8", "100", "0"));
+    let sell = limit("s1", "AAPL", Side::Sell, "8", "100");
+    h.send("a", AccountInput::PlaceOrder(sell));
+    assert_eq!(h.bal("a", L::SharesHeld("AAPL".into())), d("8"));
+    // 7 may still fill, then 5 more open: 12 > 8 shares owned.
+    let outs = h.send("a", replace_to("s1", "s1b", "5", "101"));
+    h.send("a", fill("s1", "x2", "4", "100", "0"));
+    assert_eq!(h.shares("a", "AAPL"), d("0"));
+    assert_eq!(
+        order_kinds(&outs),
+        vec![K::ReplaceRejected(R::InsufficientShares)]
+    );
+    assert_eq!(h.bal("a", L::SharesHeld("AAPL".into())), d("4"));
+    // With enough shares the replace holds the old leaves plus the replacement: 4 + 5.
+    h.send("a", AccountInput::PlaceOrder(buy("b2", "5", "100")));
+    h.send("a", fill("b2", "x3", "5", "100", "0"));
+    let outs = h.send("a", replace_to("s1", "s1c", "5", "101"));
+    assert_eq!(
+        order_kinds(&outs),
+        vec![K::PendingReplace {
+            new_order_id: "s1c".into()
+        }]
+    );
+    assert_eq!(h.bal("a", L::SharesHeld("AAPL".into())), d("9"));
+    assert_eq!(h.shares("a", "AAPL"), d("0"));
+    h.send("a", fill("s1", "x4", "3", "100", "0"));
+    assert_eq!(h.bal("a", L::SharesHeld("AAPL".into())), d("6"));
+    assert_eq!(h.shares("a", "AAPL"), d("0"));
+    h.send("a", replaced("s1", "s1c", "5", "101"));
+    assert_eq!(h.bal("a", L::SharesHeld("AAPL".into())), d("5"));
+    assert_eq!(h.shares("a", "AAPL"), d("1"));
+    h.send("a", fill("s1c", "x5", "5", "101", "0"));
+    assert_eq!(h.bal("a", L::SharesHeld("AAPL".into())), d("0"));
+    assert_eq!(h.shares("a", "AAPL"), d("1"));
 }
 
 #[test]

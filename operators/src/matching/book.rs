@@ -2,7 +2,8 @@
 //! day-order expiry and depth. Matching itself lives in `matcher.rs`.
 //!
 //! Invariants:
-//! - `process` is a pure function of (book, command, time): no I/O, no clock, no hashing.
+//! - `process` is a pure function of (book, command, time): no I/O, no clock, no
+//!   randomness (the order-id index uses a fixed hash and is never iterated).
 //! - Before every command, day orders whose session close is `<=` the command's time
 //!   expire (so an order can never trade after its close even if punctuation is late).
 //! - Every accepted order gets `new` first; every order ends in exactly one of `filled`,
@@ -401,6 +402,7 @@ pub fn reject_unlisted(cmd: &Command, out: &mut Vec<BookEvent>) {
     }
 }
 
+#[inline]
 pub(crate) fn update(o: &Order, status: OrderStatus, detail: StatusDetail) -> BookEvent {
     BookEvent::Order(OrderUpdate {
         order_id: o.id,
@@ -417,6 +419,7 @@ pub(crate) fn update(o: &Order, status: OrderStatus, detail: StatusDetail) -> Bo
 }
 
 /// A terminal update that removes the order's open quantity.
+#[inline]
 pub(crate) fn terminal(o: &Order, status: OrderStatus, detail: StatusDetail) -> BookEvent {
     BookEvent::Order(OrderUpdate {
         order_id: o.id,
@@ -432,6 +435,7 @@ pub(crate) fn terminal(o: &Order, status: OrderStatus, detail: StatusDetail) -> 
     })
 }
 
+#[inline]
 fn rejected(o: &NewOrder, reason: RejectReason) -> BookEvent {
     BookEvent::Order(OrderUpdate {
         order_id: o.order_id,
@@ -447,6 +451,7 @@ fn rejected(o: &NewOrder, reason: RejectReason) -> BookEvent {
     })
 }
 
+#[inline]
 fn request_rejected(
     kind: RequestKind,
     order_id: Option<OrderId>,

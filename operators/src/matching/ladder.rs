@@ -1,18 +1,19 @@
 //! Live orders and the price ladders that index them.
 //!
 //! Layout (chosen for the hot path: enter, cancel, match at the touch):
-//! - [`Orders`]: a slab (`Vec` of slots with a LIFO free list) holding every live order,
-//!   plus a hash index from [`OrderId`] to its [`Slot`]. The hasher is fixed (no random
-//!   seed), and nothing that reaches an output ever iterates the hash index: outputs only
-//!   follow the price levels, the stop / expiry `BTreeMap`s, or explicitly sorted lists.
-//!   Slot reuse is LIFO and a pure function of the command history, so the layout itself
-//!   is deterministic too.
+//! - [`Orders`]: a slab (`Vec` of 64-byte aligned cells with a LIFO free list) holding
+//!   every live order, plus `IdIndex`, an open-addressing table from [`OrderId`] to its
+//!   [`Slot`] (8-byte buckets; see its doc). The hash is fixed (no random seed), the table
+//!   is never iterated, and slot reuse is a pure function of the command history, so the
+//!   layout itself is deterministic. Outputs only ever follow the price levels, the stop /
+//!   expiry `BTreeMap`s, or explicitly sorted lists.
 //! - [`Levels`]: one side's price levels in a `Vec` sorted so that the **best level is
-//!   last** (bids ascending, asks descending). The touch, where nearly all activity
-//!   happens, is the cheap end: the best level is `last()`, and an emptied best level is a
-//!   `pop()`. Each level's FIFO queue holds slots (`u32`), not ids, so walking a level
-//!   needs no hash lookup. Queues of removed levels are kept for reuse (no allocation when
-//!   a price level reappears).
+//!   last** (bids ascending, asks descending), with a parallel dense `Vec` of sort keys for
+//!   the binary search. The touch, where most activity happens, is the cheap end: the best
+//!   level is `last()` (checked before any search), and an emptied best level is a `pop()`.
+//! - [`Queue`]: a level's FIFO of slots (`u32`), not ids, so walking a level needs no
+//!   lookup. Buffers of removed levels are kept for reuse (no allocation when a price
+//!   level reappears).
 //!
 //! Invariants (checked by the property tests after every command):
 //! - Every live order is in `orders` and in exactly one index: a price level of its side
@@ -27,37 +28,43 @@
 //!
 //! Known limitations:
 //! - Removing an order from the middle of a level is linear in the level's length (a scan
-//!   of `u32` slots).
+//!   and a shift of `u32` slots).
 //! - Inserting or removing a level away from the touch shifts the levels between it and the
 //!   touch (cheap for the tens of levels a book has; a very deep book would want a tree).
 //! - The id hash is not keyed: ids come from our own API (UUIDs), not from an adversary
 //!   choosing them to collide.
+//! - The slab never shrinks: it keeps the peak number of live orders' cells.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::ops::Index;
 
 use super::types::{AccountId, OrderId, OrderType, Side, TimeInForce};
 
 /// A live order (resting, or a stop waiting for its trigger), or a taker being matched.
+///
+/// `repr(C)` with the fields in this order so that, in a 64-byte aligned slab cell,
+/// everything a cancel, a fill or an unlink reads sits in the first two cache lines; only
+/// the stop price (read for pending stops) is in the third.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub(crate) struct Order {
     pub id: OrderId,
     pub account: AccountId,
-    pub client_order_id: Option<String>,
-    pub side: Side,
-    pub order_type: OrderType,
-    pub tif: TimeInForce,
-    pub order_qty: i64,
     pub limit: Option<i64>,
-    pub stop: Option<i64>,
+    /// Session close at which a day order expires.
+    pub expires_at: Option<i64>,
+    pub client_order_id: Option<String>,
+    pub order_qty: i64,
     pub leaves: i64,
     pub cum: i64,
     /// Priority: arrival (or trigger) sequence number.
     pub seq: u64,
-    /// Session close at which a day order expires.
-    pub expires_at: Option<i64>,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
     /// A stop / stop-limit whose trigger has fired.
     pub triggered: bool,
+    pub stop: Option<i64>,
 }
 
 impl Order {
@@ -81,105 +88,102 @@ impl Order {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Slot(u32);
 
-/// Order id -> slot: open addressing with linear probing and backward-shift deletion
-/// (no tombstones), sized to a power of two at most half full.
+/// The id index: order id -> slot, open addressing with linear probing and backward-shift
+/// deletion (no tombstones), a power-of-two table at most a third full (short probe runs:
+/// the probe loops are branchy, and at half full they mispredicted often).
 ///
-/// A fixed (unseeded) multiplicative hash, so it behaves the same on every run. It is never
-/// iterated. Written out here rather than using `HashMap` because this index is on every
-/// command's path (duplicate check, insert, cancel, fill) and a specialised table for a
-/// 128-bit key and a 32-bit value probes a flat array of 24-byte entries with no SIMD
-/// group scan or generic hashing.
+/// Each bucket is 8 bytes: a 32-bit fingerprint (the top half of the id's hash) and the
+/// slot. A fingerprint match is confirmed against the id stored in the slab, so the table
+/// stays small (32 KiB for a thousand orders, mostly L1-resident), which matters because
+/// every command probes it (duplicate check, cancel, resting, filling). The bucket a key starts
+/// from is the top bits of the same hash, so it is recomputed from the fingerprint alone
+/// when the table grows or an entry shifts back.
+///
+/// The hash is a fixed (unseeded) multiplicative hash, so the table behaves the same on
+/// every run; it is never iterated.
 #[derive(Clone, Debug, Default)]
 struct IdIndex {
-    table: Vec<Entry>,
+    table: Vec<Bucket>,
     len: usize,
-    /// `64 - log2(table.len())`: the hash's top bits pick the home bucket.
+    /// `32 - log2(table.len())`: the fingerprint's top bits pick the home bucket.
     shift: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Entry {
-    lo: u64,
-    hi: u64,
+struct Bucket {
+    fp: u32,
     /// `VACANT` for an empty bucket.
     slot: u32,
 }
 
 const VACANT: u32 = u32::MAX;
-const EMPTY: Entry = Entry { lo: 0, hi: 0, slot: VACANT };
+const EMPTY: Bucket = Bucket { fp: 0, slot: VACANT };
+
+#[inline]
+fn fingerprint(id: &OrderId) -> u32 {
+    let (lo, hi) = (id.0 as u64, (id.0 >> 64) as u64);
+    ((lo ^ hi.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+}
 
 impl IdIndex {
     #[inline]
-    fn home(&self, lo: u64, hi: u64) -> usize {
-        // Fibonacci hashing of a fold of both halves.
-        ((lo ^ hi.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    fn home(&self, fp: u32) -> usize {
+        (fp >> self.shift) as usize
     }
 
     #[inline]
-    fn split(id: &OrderId) -> (u64, u64) {
-        (id.0 as u64, (id.0 >> 64) as u64)
+    fn mask(&self) -> usize {
+        self.table.len() - 1
     }
 
-    /// The bucket holding `id`, if any.
+    /// The bucket whose entry satisfies `is_it` among those with fingerprint `fp`.
     #[inline]
-    fn find(&self, id: &OrderId) -> Option<usize> {
+    fn find(&self, fp: u32, mut is_it: impl FnMut(u32) -> bool) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
-        let (lo, hi) = Self::split(id);
-        let mask = self.table.len() - 1;
-        let mut i = self.home(lo, hi);
+        let mut i = self.home(fp);
         loop {
-            let e = &self.table[i];
-            if e.slot == VACANT {
+            let b = self.table[i];
+            if b.slot == VACANT {
                 return None;
             }
-            if e.lo == lo && e.hi == hi {
+            if b.fp == fp && is_it(b.slot) {
                 return Some(i);
             }
-            i = (i + 1) & mask;
+            i = (i + 1) & self.mask();
         }
     }
 
+    /// Adds an entry (the caller guarantees the id is not present).
     #[inline]
-    fn get(&self, id: &OrderId) -> Option<Slot> {
-        self.find(id).map(|i| Slot(self.table[i].slot))
-    }
-
-    /// Inserts `id` (which must not be present).
-    #[inline]
-    fn insert(&mut self, id: OrderId, slot: Slot) {
-        if (self.len + 1) * 2 > self.table.len() {
+    fn insert(&mut self, fp: u32, slot: u32) {
+        if (self.len + 1) * 3 > self.table.len() {
             self.grow();
         }
-        let (lo, hi) = Self::split(&id);
-        let mask = self.table.len() - 1;
-        let mut i = self.home(lo, hi);
+        let mut i = self.home(fp);
         while self.table[i].slot != VACANT {
-            debug_assert!(!(self.table[i].lo == lo && self.table[i].hi == hi), "duplicate id");
-            i = (i + 1) & mask;
+            i = (i + 1) & self.mask();
         }
-        self.table[i] = Entry { lo, hi, slot: slot.0 };
+        self.table[i] = Bucket { fp, slot };
         self.len += 1;
     }
 
-    /// Removes `id` if present (backward-shift deletion keeps every probe chain intact).
+    /// Empties bucket `i`, shifting back later entries of its probe run as needed.
     #[inline]
-    fn remove(&mut self, id: &OrderId) {
-        let Some(mut i) = self.find(id) else { return };
-        let mask = self.table.len() - 1;
+    fn remove_at(&mut self, mut i: usize) {
         let mut j = i;
         loop {
-            j = (j + 1) & mask;
-            let e = self.table[j];
-            if e.slot == VACANT {
+            j = (j + 1) & self.mask();
+            let b = self.table[j];
+            if b.slot == VACANT {
                 break;
             }
-            let k = self.home(e.lo, e.hi);
+            let k = self.home(b.fp);
             // Entry `j` may move back to `i` unless its home lies cyclically in (i, j].
             let stays = if i <= j { i < k && k <= j } else { i < k || k <= j };
             if !stays {
-                self.table[i] = e;
+                self.table[i] = b;
                 i = j;
             }
         }
@@ -191,18 +195,23 @@ impl IdIndex {
     fn grow(&mut self) {
         let cap = (self.table.len() * 2).max(64);
         let old = std::mem::replace(&mut self.table, vec![EMPTY; cap]);
-        self.shift = 64 - cap.trailing_zeros();
+        self.shift = 32 - cap.trailing_zeros();
         self.len = 0;
-        for e in old.into_iter().filter(|e| e.slot != VACANT) {
-            self.insert(OrderId((e.hi as u128) << 64 | e.lo as u128), Slot(e.slot));
+        for b in old.into_iter().filter(|b| b.slot != VACANT) {
+            self.insert(b.fp, b.slot);
         }
     }
 }
 
+/// One slab cell, aligned to a cache line (see [`Order`]'s layout).
+#[derive(Clone, Debug)]
+#[repr(align(64))]
+struct Cell(Option<Order>);
+
 /// Every live order: a slab plus an id index.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Orders {
-    slots: Vec<Option<Order>>,
+    slots: Vec<Cell>,
     free: Vec<u32>,
     index: IdIndex,
 }
@@ -215,13 +224,19 @@ impl Orders {
     }
 
     #[inline]
+    fn id_at(&self, slot: u32) -> Option<OrderId> {
+        self.slots[slot as usize].0.as_ref().map(|o| o.id)
+    }
+
+    #[inline]
     pub fn slot_of(&self, id: &OrderId) -> Option<Slot> {
-        self.index.get(id)
+        let fp = fingerprint(id);
+        self.index.find(fp, |s| self.id_at(s) == Some(*id)).map(|i| Slot(self.index.table[i].slot))
     }
 
     #[inline]
     pub fn contains_key(&self, id: &OrderId) -> bool {
-        self.index.find(id).is_some()
+        self.slot_of(id).is_some()
     }
 
     #[inline]
@@ -231,53 +246,59 @@ impl Orders {
 
     #[inline]
     pub fn at(&self, s: Slot) -> &Order {
-        self.slots[s.0 as usize].as_ref().expect("slot of a live order")
+        self.slots[s.0 as usize].0.as_ref().expect("slot of a live order")
     }
 
     #[inline]
     pub fn at_mut(&mut self, s: Slot) -> &mut Order {
-        self.slots[s.0 as usize].as_mut().expect("slot of a live order")
+        self.slots[s.0 as usize].0.as_mut().expect("slot of a live order")
     }
 
     /// Live orders in slot order (deterministic, but not meaningful: sort before output).
     pub fn values(&self) -> impl Iterator<Item = &Order> {
-        self.slots.iter().flatten()
+        self.slots.iter().filter_map(|c| c.0.as_ref())
     }
 
+    /// Stores a live order (whose id must not be live) and indexes it.
     #[inline]
     fn alloc(&mut self, o: Order) -> Slot {
-        let id = o.id;
+        let fp = fingerprint(&o.id);
         let slot = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize] = Some(o);
-                Slot(i)
+                self.slots[i as usize].0 = Some(o);
+                i
             }
             None => {
-                let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 live orders");
-                self.slots.push(Some(o));
-                Slot(i)
+                let i = u32::try_from(self.slots.len()).ok().filter(|&i| i != VACANT).expect("fewer than 2^32 - 1 live orders");
+                self.slots.push(Cell(Some(o)));
+                i
             }
         };
-        self.index.insert(id, slot);
-        slot
+        self.index.insert(fp, slot);
+        Slot(slot)
+    }
+
+    /// Unindexes the order in `s` (still in its cell) and frees the slot.
+    #[inline]
+    fn unindex(&mut self, s: Slot) {
+        let fp = fingerprint(&self.at(s).id);
+        let i = self.index.find(fp, |x| x == s.0).expect("live orders are indexed");
+        self.index.remove_at(i);
+        self.free.push(s.0);
     }
 
     /// Drops the order in `s` in place and frees the slot.
     #[inline]
     fn discard(&mut self, s: Slot) {
-        let slot = &mut self.slots[s.0 as usize];
-        let id = slot.as_ref().expect("slot of a live order").id;
-        *slot = None;
-        self.index.remove(&id);
-        self.free.push(s.0);
+        self.unindex(s);
+        self.slots[s.0 as usize].0 = None;
     }
 
+    /// Takes the order out of `s` and frees the slot.
     #[inline]
     fn release(&mut self, s: Slot) -> Order {
-        let o = self.slots[s.0 as usize].take().expect("slot of a live order");
-        self.index.remove(&o.id);
-        self.free.push(s.0);
-        o
+        self.unindex(s);
+        self.slots[s.0 as usize].0.take().expect("slot of a live order")
     }
 }
 
@@ -303,10 +324,95 @@ impl PartialEq for Orders {
 
 impl Eq for Orders {}
 
+/// A level's FIFO of order slots: a `Vec` whose live part starts at `head`.
+///
+/// Fills take from the front (`head` advances, no shifting); new orders append; a cancel
+/// scans the contiguous live slice and closes the gap by shifting the orders behind it. The dead
+/// prefix is dropped when the queue empties or when it outgrows the live part.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Queue {
+    buf: Vec<Slot>,
+    head: usize,
+}
+
+impl Queue {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head == self.buf.len()
+    }
+
+    #[inline]
+    pub fn iter(&self) -> std::slice::Iter<'_, Slot> {
+        self.buf[self.head..].iter()
+    }
+
+    #[inline]
+    pub fn front(&self) -> Option<&Slot> {
+        self.buf.get(self.head)
+    }
+
+    #[inline]
+    fn push_back(&mut self, s: Slot) {
+        if self.head >= 16 && self.head * 2 >= self.buf.len() {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.push(s);
+    }
+
+    #[inline]
+    fn settle(&mut self) {
+        if self.is_empty() {
+            self.buf.clear();
+            self.head = 0;
+        }
+    }
+
+    /// Removes `s` (if queued), keeping the others in order.
+    #[inline]
+    fn remove(&mut self, s: Slot) {
+        let live = &mut self.buf[self.head..];
+        let Some(pos) = live.iter().position(|x| *x == s) else { return };
+        // The front (every fill, some cancels) is O(1); anything else closes the gap from
+        // the back (one predictable path rather than a coin-flip between two).
+        if pos == 0 {
+            self.head += 1;
+        } else {
+            live.copy_within(pos + 1.., pos);
+            self.buf.pop();
+        }
+        self.settle();
+    }
+
+    fn replace(&mut self, old: Slot, new: Slot) {
+        if let Some(x) = self.buf[self.head..].iter_mut().find(|x| **x == old) {
+            *x = new;
+        }
+    }
+
+    fn into_buf(mut self) -> Vec<Slot> {
+        self.buf.clear();
+        self.buf
+    }
+}
+
+impl<'a> IntoIterator for &'a Queue {
+    type Item = &'a Slot;
+    type IntoIter = std::slice::Iter<'a, Slot>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 /// One price level: FIFO queue of order slots and their total leaves.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Level {
-    pub queue: VecDeque<Slot>,
+    pub queue: Queue,
     pub qty: i64,
 }
 
@@ -319,7 +425,7 @@ pub(crate) struct Levels {
     keys: Vec<i64>,
     is_bid: bool,
     /// Emptied queues kept for reuse.
-    spare: Vec<VecDeque<Slot>>,
+    spare: Vec<Vec<Slot>>,
 }
 
 impl Levels {
@@ -377,7 +483,7 @@ impl Levels {
         let i = match self.find(price) {
             Ok(i) => i,
             Err(i) => {
-                let queue = self.spare.pop().unwrap_or_default();
+                let queue = Queue { buf: self.spare.pop().unwrap_or_default(), head: 0 };
                 self.v.insert(i, (price, Level { queue, qty: 0 }));
                 self.keys.insert(i, self.rank(price));
                 i
@@ -394,16 +500,12 @@ impl Levels {
     fn remove(&mut self, price: i64, slot: Slot, leaves: i64) {
         let Ok(i) = self.find(price) else { return };
         let level = &mut self.v[i].1;
-        if level.queue.front() == Some(&slot) {
-            level.queue.pop_front();
-        } else if let Some(pos) = level.queue.iter().position(|x| *x == slot) {
-            level.queue.remove(pos);
-        }
+        level.queue.remove(slot);
         level.qty -= leaves;
         if level.queue.is_empty() {
             let (_, level) = self.v.remove(i);
             self.keys.remove(i);
-            self.spare.push(level.queue);
+            self.spare.push(level.queue.into_buf());
         }
     }
 
@@ -585,9 +687,7 @@ impl Ladder {
         } else {
             let price = limit.expect("resting orders carry a limit price");
             let level = self.levels_mut(side).level_mut(price).expect("level of a live order");
-            if let Some(x) = level.queue.iter_mut().find(|x| **x == old_slot) {
-                *x = new_slot;
-            }
+            level.queue.replace(old_slot, new_slot);
             level.qty += leaves - o.leaves;
         }
     }
@@ -600,33 +700,62 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    /// The id index against a `BTreeMap` under random inserts and removes, with ids drawn
-    /// from a small range (dense probe chains, wrap-around, growth).
+    fn order(id: u128) -> Order {
+        Order {
+            id: OrderId(id),
+            account: AccountId(0),
+            limit: Some(1),
+            expires_at: None,
+            client_order_id: None,
+            order_qty: 1,
+            leaves: 1,
+            cum: 0,
+            seq: 0,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            tif: TimeInForce::Gtc,
+            triggered: false,
+            stop: None,
+        }
+    }
+
+    /// The slab and its id index against a `BTreeMap` under random inserts and removes,
+    /// with ids varying in the low half, the high half or everywhere (dense probe runs,
+    /// wrap-around, growth).
     #[test]
-    fn id_index_agrees_with_a_map() {
+    fn orders_agree_with_a_map() {
         let mut rng = StdRng::seed_from_u64(7);
-        for range in [50u128, 1_000, u128::MAX] {
-            let mut idx = IdIndex::default();
-            let mut model = BTreeMap::new();
-            for n in 0..20_000u32 {
-                let id = OrderId(if range == u128::MAX { rng.random() } else { rng.random_range(0..range) << 64 | 3 });
+        for kind in 0..3 {
+            let mut orders = Orders::default();
+            let mut model: BTreeMap<OrderId, Slot> = BTreeMap::new();
+            for n in 0..30_000u32 {
+                let id = match kind {
+                    0 => rng.random_range(0..2_000u128),
+                    1 => rng.random_range(0..2_000u128) << 64 | 5,
+                    _ => rng.random(),
+                };
                 if rng.random_bool(0.55) {
-                    if !model.contains_key(&id) {
-                        idx.insert(id, Slot(n));
-                        model.insert(id, Slot(n));
+                    if let std::collections::btree_map::Entry::Vacant(e) = model.entry(OrderId(id)) {
+                        e.insert(orders.alloc(order(id)));
                     }
-                } else if let Some(&k) = model.keys().nth(rng.random_range(0..model.len().max(1)).min(model.len().saturating_sub(1))) {
-                    idx.remove(&k);
-                    model.remove(&k);
-                    assert_eq!(idx.get(&k), None);
+                } else if !model.is_empty() {
+                    let k = *model.keys().nth(rng.random_range(0..model.len())).unwrap();
+                    let s = model.remove(&k).unwrap();
+                    if n % 2 == 0 {
+                        orders.discard(s);
+                    } else {
+                        assert_eq!(orders.release(s).id, k);
+                    }
+                    assert_eq!(orders.slot_of(&k), None);
                 }
-                assert_eq!(idx.len, model.len());
+                assert_eq!(orders.len(), model.len());
                 if n % 97 == 0 {
                     for (k, v) in &model {
-                        assert_eq!(idx.get(k), Some(*v));
+                        assert_eq!(orders.slot_of(k), Some(*v));
+                        assert_eq!(orders.at(*v).id, *k);
                     }
                 }
-                assert_eq!(idx.get(&id), model.get(&id).copied());
+                assert_eq!(orders.slot_of(&OrderId(id)), model.get(&OrderId(id)).copied());
             }
         }
     }

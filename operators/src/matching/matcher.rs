@@ -80,10 +80,12 @@ impl Book {
     fn activate(&mut self, mut o: Order, out: &mut Vec<BookEvent>) -> Option<(i64, i64)> {
         let band = self.compiled.band(self.reference_price());
         let limit = o.active_limit();
-        if let (Some((lo, hi)), Some(l), true) = (band, limit, o.triggered) {
-            if l < lo || l > hi {
-                out.push(terminal(&o, OrderStatus::Canceled, StatusDetail::Canceled(CancelReason::PriceBand)));
-                return None;
+        if o.triggered {
+            if let (Some((lo, hi)), Some(l)) = (band, limit) {
+                if l < lo || l > hi {
+                    out.push(terminal(&o, OrderStatus::Canceled, StatusDetail::Canceled(CancelReason::PriceBand)));
+                    return None;
+                }
             }
         }
         if o.tif == TimeInForce::Fok && self.fillable(&o, limit, band) < o.leaves {
@@ -144,7 +146,8 @@ impl Book {
         out: &mut Vec<BookEvent>,
     ) -> (Halt, Option<(i64, i64)>) {
         let opp = o.side.opposite();
-        let mut range: Option<(i64, i64)> = None;
+        // Lowest and highest trade prices (empty while lo > hi): min / max, not a branch.
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         let halt = loop {
             if o.leaves == 0 {
                 break Halt::Filled;
@@ -192,16 +195,14 @@ impl Book {
             out.push(BookEvent::Trade(Trade { trade_id, price, qty, aggressor: o.side }));
             let maker_done = maker.leaves == 0;
             self.last_trade = Some(price);
-            range = Some(match range {
-                None => (price, price),
-                Some((lo, hi)) => (lo.min(price), hi.max(price)),
-            });
+            lo = lo.min(price);
+            hi = hi.max(price);
             self.ladder.levels_mut(opp).reduce_best(qty);
             if maker_done {
                 self.ladder.discard_slot(maker_slot);
             }
         };
-        (halt, range)
+        (halt, (lo <= hi).then_some((lo, hi)))
     }
 
     /// Removes the stops fired by trades in `[lo, hi]` and queues them (see module doc).
@@ -234,6 +235,7 @@ fn within_band(price: i64, band: Option<(i64, i64)>) -> bool {
     band.is_none_or(|(lo, hi)| lo <= price && price <= hi)
 }
 
+#[inline]
 fn report(o: &Order, exec_id: u64, trade_id: u64, liquidity: Liquidity, qty: i64, price: i64) -> BookEvent {
     BookEvent::Execution(ExecutionReport {
         exec_id,

@@ -30,6 +30,7 @@ pub(crate) struct EntryContext<'a> {
 }
 
 /// Returns the first reason to reject `o`, if any.
+#[inline]
 pub(crate) fn validate(o: &NewOrder, ctx: &EntryContext<'_>) -> Result<(), RejectReason> {
     use RejectReason as R;
     match ctx.status {

@@ -10,18 +10,22 @@ use schemas::{Codec, CodecError};
 pub struct PassThrough {
     op: Op,
     name: &'static str,
+    inputs: &'static [&'static str],
+    output: &'static str,
 }
 
 impl Default for PassThrough {
     fn default() -> Self {
-        Self { op: Op, name: "passthrough" }
+        Self { op: Op, name: "passthrough", inputs: &[INPUT], output: OUTPUT }
     }
 }
 
 impl PassThrough {
-    /// A pass-through with its own consumer group / transactional id prefix (benchmarks).
-    pub fn named(name: &'static str) -> Self {
-        Self { op: Op, name }
+    /// A pass-through with its own group / transactional id prefix and topics (benchmarks).
+    /// The names are leaked: build one per run.
+    pub fn custom(name: &str, input: &str, output: &str) -> Self {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        Self { op: Op, name: leak(name), inputs: Box::leak(vec![leak(input)].into_boxed_slice()), output: leak(output) }
     }
 }
 
@@ -35,7 +39,7 @@ impl Pipeline for PassThrough {
         self.name
     }
     fn inputs(&self) -> &'static [&'static str] {
-        &[INPUT]
+        self.inputs
     }
     fn changelog(&self) -> Option<&'static str> {
         None
@@ -53,7 +57,7 @@ impl Pipeline for PassThrough {
     fn encode(&self, codec: &Codec, o: &(String, Amount, Timestamp)) -> Result<OutRecord, CodecError> {
         let (key, a, at) = o;
         let v = AmountEvent { seq: a.seq, amount: a.amount, at_ns: at.nanos() };
-        Ok(OutRecord { topic: OUTPUT, key: key.clone(), value: codec.encode(&v)?, partition: None })
+        Ok(OutRecord { topic: self.output, key: key.clone(), value: codec.encode(&v)?, partition: None })
     }
     fn encode_state(&self, _codec: &Codec, _s: &()) -> Result<Vec<u8>, CodecError> {
         Ok(Vec::new())

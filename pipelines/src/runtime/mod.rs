@@ -77,6 +77,9 @@ pub struct Handles {
     pub shutdown: Arc<AtomicBool>,
     /// Test-only: pause this long after an assignment before restoring (kill-during-restore test).
     pub debug_restore_pause: Duration,
+    /// Test-only: abort every Nth batch instead of committing it (0 = never), to exercise
+    /// rollback and rewind.
+    pub debug_abort_every: u64,
 }
 
 struct Batch {
@@ -84,9 +87,9 @@ struct Batch {
     started: Instant,
     records: usize,
     /// Next offset to commit per input topic-partition.
-    next: BTreeMap<(String, i32), i64>,
+    next: BTreeMap<(&'static str, i32), i64>,
     /// First offset of the batch per input topic-partition (rewind target on abort).
-    first: BTreeMap<(String, i32), i64>,
+    first: BTreeMap<(&'static str, i32), i64>,
     stream_time_at_start: BTreeMap<i32, i64>,
 }
 
@@ -128,6 +131,7 @@ struct Driver<P: Pipeline> {
     summary: RunSummary,
     last_wall_punctuation: Instant,
     last_lag: Instant,
+    batches_attempted: u64,
 }
 
 fn base_config(cfg: &RuntimeConfig) -> ClientConfig {
@@ -205,6 +209,7 @@ impl<P: Pipeline> Driver<P> {
             summary: RunSummary::default(),
             last_wall_punctuation: Instant::now(),
             last_lag: Instant::now(),
+            batches_attempted: 0,
         })
     }
 
@@ -226,7 +231,8 @@ impl<P: Pipeline> Driver<P> {
             } else {
                 Duration::from_millis(100)
             };
-            let polled = self.consumer.poll(wait).map(|r| r.map(detach));
+            let inputs = self.pipeline.inputs();
+            let polled = self.consumer.poll(wait).map(|r| r.map(|m| detach(m, inputs)));
             self.handle_rebalance()?;
             match polled {
                 Some(Ok(m)) => self.process(m)?,
@@ -312,8 +318,8 @@ impl<P: Pipeline> Driver<P> {
 
     fn process(&mut self, m: Detached) -> Result<(), RuntimeError> {
         self.begin()?;
-        let tp = (m.topic.clone(), m.partition);
-        self.batch.first.entry(tp.clone()).or_insert(m.offset);
+        let tp = (m.topic, m.partition);
+        self.batch.first.entry(tp).or_insert(m.offset);
         self.batch.next.insert(tp, m.offset + 1);
         self.batch.records += 1;
         self.summary.records_in += 1;
@@ -329,7 +335,7 @@ impl<P: Pipeline> Driver<P> {
             let msg = format!("value of {} bytes exceeds the limit of {}", value.len(), self.cfg.max_record_bytes);
             return self.dead_letter(&m, ErrorKind::TooLarge, &msg);
         }
-        let input = match self.decode(&m.topic, value) {
+        let input = match self.decode(m.topic, value) {
             Ok(i) => i,
             Err(Decoded::Poison(f)) => return self.dead_letter(&m, f.kind(), &f.to_string()),
             Err(Decoded::Retry(e)) => return self.abort(&format!("schema registry unavailable: {e}")),
@@ -337,9 +343,14 @@ impl<P: Pipeline> Driver<P> {
         let time = self.pipeline.event_time(&input, m.timestamp_ms);
         let p = m.partition;
         let op = self.pipeline.operator();
-        let store = self.stores.entry(p).or_default();
         let outs = &mut self.outs;
-        store.update(&key, |slot| op.process(&key, slot, input, time, outs));
+        if self.pipeline.changelog().is_some() {
+            let store = self.stores.entry(p).or_default();
+            store.update(&key, |slot| op.process(&key, slot, input, time, outs));
+        } else {
+            // Stateless: nothing to keep, restore or roll back.
+            op.process(&key, &mut None, input, time, outs);
+        }
         self.flush_outputs(time)?;
         self.stream_time_punctuation(p, time)
     }
@@ -425,7 +436,7 @@ impl<P: Pipeline> Driver<P> {
     fn dead_letter(&mut self, m: &Detached, kind: ErrorKind, error: &str) -> Result<(), RuntimeError> {
         let src = dlq::Source {
             pipeline: self.pipeline.name(),
-            topic: &m.topic,
+            topic: m.topic,
             partition: m.partition,
             offset: m.offset,
             key: m.key.as_deref(),
@@ -447,6 +458,11 @@ impl<P: Pipeline> Driver<P> {
 
     fn commit(&mut self) -> Result<(), RuntimeError> {
         let started = Instant::now();
+        self.batches_attempted += 1;
+        let n = self.handles.debug_abort_every;
+        if n > 0 && self.batches_attempted % n == 0 {
+            return self.abort("debug: injected abort");
+        }
         if let Some(changelog) = self.pipeline.changelog() {
             for (p, store) in &self.stores {
                 for (key, value) in store.pending() {
@@ -504,7 +520,7 @@ impl<P: Pipeline> Driver<P> {
         }
         self.stream_time = std::mem::take(&mut self.batch.stream_time_at_start);
         for ((t, p), off) in std::mem::take(&mut self.batch.first) {
-            self.consumer.seek(&t, p, Offset::Offset(off), Duration::from_secs(10))?;
+            self.consumer.seek(t, p, Offset::Offset(off), Duration::from_secs(10))?;
         }
         self.batch = Batch::new();
         self.summary.aborts += 1;
@@ -592,7 +608,8 @@ pub(crate) fn send_record(
 
 /// An owned copy of the parts of a consumed record the driver needs.
 struct Detached {
-    topic: String,
+    /// One of the pipeline's input topic names.
+    topic: &'static str,
     partition: i32,
     offset: i64,
     key: Option<Vec<u8>>,
@@ -600,9 +617,12 @@ struct Detached {
     timestamp_ms: Option<i64>,
 }
 
-fn detach(m: BorrowedMessage<'_>) -> Detached {
+fn detach(m: BorrowedMessage<'_>, inputs: &'static [&'static str]) -> Detached {
+    // Subscribed topics are exactly the inputs, so the lookup succeeds; a name outside them
+    // (never expected) is leaked once rather than mislabelled.
+    let topic = inputs.iter().copied().find(|t| *t == m.topic()).unwrap_or_else(|| Box::leak(m.topic().to_string().into_boxed_str()));
     Detached {
-        topic: m.topic().to_string(),
+        topic,
         partition: m.partition(),
         offset: m.offset(),
         key: m.key().map(<[u8]>::to_vec),

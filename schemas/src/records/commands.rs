@@ -63,6 +63,17 @@ pub struct ReplaceOrder {
     pub stop_price: Option<Decimal>,
     pub time_in_force: Option<TimeInForce>,
     pub client_order_id: Option<String>,
+    /// Added in schema v3 (`RoutedOrder` v2): symbol of the order being replaced, as the
+    /// API saw it; the instrument snapshot describes it. Absent on routed replaces.
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// Added in schema v3 (`RoutedOrder` v2): the instrument as the API saw it, for the
+    /// accounts pipeline's pre-trade checks. Absent on routed replaces; old data reads `None`.
+    #[serde(default)]
+    pub instrument: Option<InstrumentSnapshot>,
+    /// Added with `instrument`: last trade price when the replace was submitted.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub reference_price: Option<Decimal>,
 }
 
 /// The three order instructions.
@@ -90,6 +101,10 @@ pub struct RoutedOrder {
     pub symbol: String,
     pub routed_at_ns: i64,
     pub body: OrderInstruction,
+    /// Added in schema v2: for market and stop buys, the price the account's cash hold
+    /// covers; the engine should not fill above it. `None` otherwise (and in v1 data).
+    #[serde(default, with = "crate::decimal::opt")]
+    pub protection_price: Option<Decimal>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,10 @@ pub enum OrderStatus {
     Expired,
     Rejected,
     Replaced,
+    /// Added in schema v2: a cancel request was routed to the venue.
+    PendingCancel,
+    /// Added in schema v2: a replace request was routed to the venue.
+    PendingReplace,
 }
 
 /// Machine-readable reject / cancel reason. Readers that do not know a newer symbol read
@@ -50,6 +54,61 @@ pub enum OrderReason {
     SelfTradePrevention,
     SessionClose,
     ReplacedByNewOrder,
+    // Added in schema v2 (the accounts operator's reasons that had no symbol).
+    AccountNotFound,
+    AccountRestricted,
+    KycNotVerified,
+    DuplicateClientOrderId,
+    InstrumentNotTradable,
+    NoReferencePrice,
+    UnsupportedOrder,
+    OrderPendingChange,
+    ValueOverflow,
+}
+
+/// Who produced an [`OrderEvent`] (schema v2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderEventOrigin {
+    /// The accounts pipeline, after booking the event.
+    Accounts,
+    /// The matching engine.
+    Venue,
+}
+
+/// The precise event on an accounts-origin [`OrderEvent`] (schema v2). Readers that do not
+/// know a newer symbol read `Other` (the Avro enum's default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderEventType {
+    Other,
+    Accepted,
+    Rejected,
+    PendingCancel,
+    CancelRejected,
+    PendingReplace,
+    ReplaceRejected,
+    ReplaceRejectedByVenue,
+    Replaced,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Expired,
+    RejectedByVenue,
+}
+
+/// The fill an accounts-origin fill event booked (schema v2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderFill {
+    pub fill_id: String,
+    #[serde(with = "crate::decimal")]
+    pub qty: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub price: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub fee: Decimal,
+    /// Days since 1970-01-01.
+    pub settlement_date: i32,
 }
 
 /// An order's status change (topic `orders.events`).
@@ -71,6 +130,25 @@ pub struct OrderEvent {
     pub avg_fill_price: Option<Decimal>,
     pub replaced_by: Option<String>,
     pub message: Option<String>,
+    /// Schema v2 (all below; v1 data reads `None`). The accounts pipeline books only
+    /// `Venue` events and ignores the rest.
+    #[serde(default)]
+    pub origin: Option<OrderEventOrigin>,
+    /// The precise event on accounts-origin events.
+    #[serde(default)]
+    pub event_type: Option<OrderEventType>,
+    /// The booked fill on accounts-origin fill events.
+    #[serde(default)]
+    pub fill: Option<OrderFill>,
+    /// On venue `Replaced` events: the replacement's open quantity.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub new_qty: Option<Decimal>,
+    /// On venue `Replaced` events: the replacement's limit price.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub new_limit_price: Option<Decimal>,
+    /// On venue `Replaced` events: the replacement's stop price.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub new_stop_price: Option<Decimal>,
 }
 
 /// Maker or taker side of a fill.
@@ -134,6 +212,12 @@ pub enum EntryKind {
     Trade,
     Fee,
     Settlement,
+    /// Added in schema v2.
+    WithdrawalHold,
+    /// Added in schema v2.
+    WithdrawalRelease,
+    /// Added in schema v2.
+    DeficitRepayment,
 }
 
 /// One line of a journal entry.

@@ -1,7 +1,7 @@
 //! State snapshots for compacted topics (latest value per key). These schemas evolve
 //! FULL_TRANSITIVE: old and new readers must both read every version.
 
-use super::{AccountStatus, InstrumentStatus, KycStatus};
+use super::{AccountStatus, FundingDirection, InstrumentStatus, KycStatus, OrderType, SelfTradePrevention, Side, TimeInForce};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,15 @@ pub struct AccountSnapshot {
     pub positions: Vec<PositionQty>,
     pub version: i64,
     pub as_of_ns: i64,
+    /// Schema v2 (v1 data reads `None`): cash held for requested withdrawals.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub pending_withdrawals: Option<Decimal>,
+    /// Schema v2: amount owed (positive).
+    #[serde(default, with = "crate::decimal::opt")]
+    pub deficit: Option<Decimal>,
+    /// Schema v2: number of open orders.
+    #[serde(default)]
+    pub open_orders: Option<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,4 +94,166 @@ pub struct BookSnapshot {
     pub last_trade_price: Option<Decimal>,
     pub seq: i64,
     pub as_of_ns: i64,
+}
+
+/// One non-zero ledger balance of an [`AccountState`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LedgerBalance {
+    /// Published name, e.g. `cash:held`, `shares:AAPL:available`.
+    pub ledger_account: String,
+    #[serde(with = "crate::decimal")]
+    pub balance: Decimal,
+}
+
+/// A replace in flight on an [`OpenOrderState`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingReplaceState {
+    pub new_order_id: String,
+    pub new_client_order_id: String,
+    #[serde(with = "crate::decimal")]
+    pub qty: Decimal,
+    #[serde(with = "crate::decimal::opt")]
+    pub limit_price: Option<Decimal>,
+    #[serde(with = "crate::decimal::opt")]
+    pub stop_price: Option<Decimal>,
+    #[serde(with = "crate::decimal")]
+    pub reserve_price: Decimal,
+}
+
+/// An open order with its reservation, as held in [`AccountState`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenOrderState {
+    pub order_id: String,
+    pub client_order_id: String,
+    pub symbol: String,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub time_in_force: TimeInForce,
+    /// Exactly one of `qty` / `notional` is set.
+    #[serde(with = "crate::decimal::opt")]
+    pub qty: Option<Decimal>,
+    #[serde(with = "crate::decimal::opt")]
+    pub notional: Option<Decimal>,
+    #[serde(with = "crate::decimal::opt")]
+    pub limit_price: Option<Decimal>,
+    #[serde(with = "crate::decimal::opt")]
+    pub stop_price: Option<Decimal>,
+    #[serde(with = "crate::decimal")]
+    pub reserve_price: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub filled_qty: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub filled_cost: Decimal,
+    pub fill_ids: Vec<String>,
+    #[serde(with = "crate::decimal")]
+    pub cash_hold: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub cash_hold_unsettled: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub shares_hold: Decimal,
+    pub pending_cancel: bool,
+    pub pending_replace: Option<PendingReplaceState>,
+}
+
+/// A deposit or withdrawal awaiting the bank, as held in [`AccountState`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingFundingState {
+    pub funding_id: String,
+    pub direction: FundingDirection,
+    #[serde(with = "crate::decimal")]
+    pub amount: Decimal,
+    /// Days since 1970-01-01.
+    pub date: i32,
+}
+
+/// Sale proceeds due on one date.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettlementState {
+    /// Days since 1970-01-01.
+    pub date: i32,
+    #[serde(with = "crate::decimal")]
+    pub amount: Decimal,
+}
+
+/// The accounts operator's per-account state (compacted changelog `accounts.changelog`).
+/// Everything the operator keeps, nothing derived: restoring it gives back the exact state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub owner_id: String,
+    pub status: AccountStatus,
+    pub kyc_status: KycStatus,
+    pub kyc_tier: i32,
+    pub allow_shorting: bool,
+    pub ledger_seq: i64,
+    pub balances: Vec<LedgerBalance>,
+    pub orders: Vec<OpenOrderState>,
+    pub fundings: Vec<PendingFundingState>,
+    pub settlements: Vec<SettlementState>,
+    pub daily_date: i32,
+    #[serde(with = "crate::decimal")]
+    pub daily_deposits: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub daily_withdrawals: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub daily_order_notional: Decimal,
+    pub recent_orders_ns: Vec<i64>,
+}
+
+/// Rules of a listed book, as in its `List` command (matching changelog).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BookRules {
+    #[serde(with = "crate::decimal")]
+    pub tick_size: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub lot_size: Decimal,
+    #[serde(with = "crate::decimal::opt")]
+    pub min_qty: Option<Decimal>,
+    #[serde(with = "crate::decimal::opt")]
+    pub max_notional: Option<Decimal>,
+    pub self_trade_prevention: SelfTradePrevention,
+    pub band_bps: Option<i64>,
+    #[serde(with = "crate::decimal::opt")]
+    pub reference_price: Option<Decimal>,
+}
+
+/// One live order of a book (matching changelog). Prices in ticks, quantities in lots.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveOrder {
+    pub order_id: String,
+    pub account_id: String,
+    pub client_order_id: Option<String>,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub time_in_force: TimeInForce,
+    pub order_lots: i64,
+    pub leaves_lots: i64,
+    pub cum_lots: i64,
+    pub limit_ticks: Option<i64>,
+    pub stop_ticks: Option<i64>,
+    pub seq: i64,
+    pub expires_at_ns: Option<i64>,
+    pub triggered: bool,
+    /// Sum of `price_ticks * lots` over this order's fills.
+    pub fill_notional: i64,
+}
+
+/// A book: rules, status, counters and live orders (matching changelog).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BookImage {
+    pub rules: BookRules,
+    pub status: InstrumentStatus,
+    pub last_trade_ticks: Option<i64>,
+    pub next_seq: i64,
+    pub next_exec_id: i64,
+    pub next_trade_id: i64,
+    pub orders: Vec<LiveOrder>,
+}
+
+/// The matching operator's state of one symbol (compacted topic `matching.changelog`, key
+/// symbol). `book` is absent until the symbol is listed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BookState {
+    pub commands: i64,
+    pub last_report: i64,
+    pub book: Option<BookImage>,
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: starts a real Kafka 4.x broker (jars from
+# Maven Central) and a Confluent-compatible schema registry (Apicurio, Maven Central),
+# builds the workspace, runs every unit, property and integration test, stops what it
+# started. `.ci/run` calls exactly this.
+#
+# Environment: KAFKA_BROKERS / SCHEMA_REGISTRY_URL to use already-running services instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+started_kafka=0
+started_registry=0
+cleanup() {
+  status=$?
+  if [ $status -ne 0 ]; then
+    echo >&2
+    echo "test.sh: FAILED (exit $status). Service logs follow." >&2
+    [ -f /tmp/tradeflow-kafka/logs/server.log ] && { echo "--- last 40 lines of the Kafka log" >&2; tail -n 40 /tmp/tradeflow-kafka/logs/server.log >&2; }
+  fi
+  [ $started_registry = 1 ] && bash scripts/schema-registry.sh stop >&2 || true
+  [ $started_kafka = 1 ] && bash scripts/kafka.sh stop --clean >&2 || true
+  exit $status
+}
+trap cleanup EXIT
+
+step "toolchain"
+if ! command -v cargo >/dev/null; then
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+cargo --version >&2
+command -v java >/dev/null || { echo "java not found: a JDK 17+ is needed for the Kafka broker" >&2; exit 1; }
+command -v mvn >/dev/null || { echo "mvn not found: Maven is needed to fetch the Kafka jars" >&2; exit 1; }
+
+step "build (workspace, all targets)"
+cargo build --workspace --all-targets --locked 2>&1 | tail -n 3 >&2
+
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  step "start Kafka 4.1.1 (KRaft, single node)"
+  eval "$(bash scripts/kafka.sh start)"
+  started_kafka=1
+fi
+export KAFKA_BROKERS
+if [ -z "${SCHEMA_REGISTRY_URL:-}" ]; then
+  step "start the schema registry (Apicurio, Confluent-compatible API)"
+  eval "$(bash scripts/schema-registry.sh start)"
+  started_registry=1
+fi
+export SCHEMA_REGISTRY_URL
+
+step "tests (KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL)"
+# Unit and property tests in parallel; integration tests one at a time (each runs broker
+# clients and `tradeflow` child processes, and kill tests should not starve each other).
+set +e
+{
+  cargo test --workspace --exclude tests --locked 2>&1 && \
+  cargo test -p tests --locked -- --test-threads=1 2>&1
+} | tee /tmp/tradeflow-test.log \
+  | { grep --line-buffered -E '^(test |     Running|test result|failures:)|panicked' >&2 || true; }
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { gsub(";", ""); p += $4; f += $6; i += $8 } END { printf "\n%d passed, %d failed, %d skipped\n", p, f, i }' /tmp/tradeflow-test.log
+if [ "$status" -ne 0 ]; then
+  echo "--- failures (full log: /tmp/tradeflow-test.log)" >&2
+  sed -n '/^failures:$/,/^test result/p' /tmp/tradeflow-test.log | head -n 300 >&2
+  exit "$status"
+fi
