@@ -225,6 +225,24 @@ impl Processor {
         let _ = self.child.wait();
     }
 
+    /// Sends a signal (`STOP`, `CONT`, ...) to the process.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Waits for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{} still running after {timeout:?}; log:\n{}", self.name, self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();

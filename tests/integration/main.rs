@@ -4,6 +4,7 @@
 
 mod accounts_e2e;
 mod matching_e2e;
+mod demo;
 mod poison;
 mod registry_http;
 mod topics;

@@ -125,3 +125,34 @@ fn aborted_batches_roll_back_state_and_rewind() {
     p.stop();
     verify::totals(&prefix, &codec, &inputs);
 }
+
+/// A frozen instance (SIGSTOP) is replaced by a new process with the same instance id. When
+/// the old one wakes up (SIGCONT) it is a zombie: its producer epoch and group membership
+/// are fenced, so it must stop without committing anything, and the result stays exactly once.
+#[test]
+fn a_zombie_is_fenced_when_it_wakes_up() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let prefix = tests::unique_prefix("zombie");
+    rt.block_on(create_totals_topics(&prefix, 2));
+    let codec = Arc::new(rt.block_on(tests::codec()));
+    let (producer, _) = spawn_inputs(prefix.clone(), codec.clone(), 20_000, Duration::from_secs(12), 9);
+    let mut old = Processor::totals(&prefix, "a", &[]);
+    old.wait_for("restore finished", 1, Duration::from_secs(90));
+    std::thread::sleep(Duration::from_secs(2));
+    old.signal("STOP");
+    let mut new = Processor::totals(&prefix, "a", &[]);
+    new.wait_for("restore finished", 1, Duration::from_secs(90));
+    std::thread::sleep(Duration::from_secs(2));
+    old.signal("CONT");
+    let status = old.wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "the zombie must stop with an error; log:\n{}", old.log_text());
+    let log = old.log_text().to_lowercase();
+    // librdkafka's words for the two fences: the static member ("fenced by other consumer
+    // with same group.instance.id") and the producer ("fenced by a newer instance" /
+    // "old epoch").
+    assert!(log.contains("fenced") || log.contains("old epoch"), "the zombie's log should name the fence:\n{}", old.log_text());
+    let inputs = producer.join().unwrap();
+    wait_caught_up(&format!("{prefix}totals"), &format!("{prefix}totals.input"), Duration::from_secs(120));
+    new.stop();
+    verify::totals(&prefix, &codec, &inputs);
+}

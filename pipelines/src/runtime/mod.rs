@@ -237,6 +237,11 @@ impl<P: Pipeline> Driver<P> {
             match polled {
                 Some(Ok(m)) => self.process(m)?,
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                // Fatal consumer errors (e.g. this static member was fenced by a newer
+                // instance with the same id) end the instance; nothing more is committed.
+                Some(Err(KafkaError::MessageConsumptionFatal(code))) => {
+                    return Err(RuntimeError::Fatal(format!("consumer failed fatally: {code}")));
+                }
                 Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
             }
             self.wall_clock_punctuation()?;
