@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: starts a real Kafka 4.x broker (jars from
-# Maven Central) and a Confluent-compatible schema registry (Apicurio, Maven Central),
+# Maven Central), a Confluent-compatible schema registry (Apicurio, Maven Central) and
+# ClickHouse (Debian's clickhouse-server 18.16, scripts/clickhouse.sh),
 # builds the workspace, runs every unit, property and integration test, stops what it
 # started. `.ci/run` calls exactly this.
 #
-# Environment: KAFKA_BROKERS / SCHEMA_REGISTRY_URL to use already-running services instead.
+# Environment: KAFKA_BROKERS / SCHEMA_REGISTRY_URL / CLICKHOUSE_URL to use already-running
+# services instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -12,13 +14,18 @@ root=$(pwd)
 step() { printf '\n==> %s\n' "$*" >&2; }
 started_kafka=0
 started_registry=0
+started_clickhouse=0
 cleanup() {
   status=$?
   if [ $status -ne 0 ]; then
     echo >&2
     echo "test.sh: FAILED (exit $status). Service logs follow." >&2
-    [ -f /tmp/tradeflow-kafka/logs/server.log ] && { echo "--- last 40 lines of the Kafka log" >&2; tail -n 40 /tmp/tradeflow-kafka/logs/server.log >&2; }
+    klog="${TRADEFLOW_KAFKA_DIR:-/tmp/tradeflow-kafka}/logs/server.log"
+    [ -f "$klog" ] && { echo "--- last 40 lines of the Kafka log" >&2; tail -n 40 "$klog" >&2; }
+    chlog="${TRADEFLOW_CH_DIR:-/tmp/tradeflow-clickhouse}/logs/clickhouse-server.err.log"
+    [ -s "$chlog" ] && { echo "--- last 40 lines of the ClickHouse error log" >&2; tail -n 40 "$chlog" >&2; }
   fi
+  [ $started_clickhouse = 1 ] && bash scripts/clickhouse.sh stop --clean >&2 || true
   [ $started_registry = 1 ] && bash scripts/schema-registry.sh stop >&2 || true
   [ $started_kafka = 1 ] && bash scripts/kafka.sh stop --clean >&2 || true
   exit $status
@@ -49,8 +56,14 @@ if [ -z "${SCHEMA_REGISTRY_URL:-}" ]; then
   started_registry=1
 fi
 export SCHEMA_REGISTRY_URL
+if [ -z "${CLICKHOUSE_URL:-}" ]; then
+  step "start ClickHouse (Debian's clickhouse-server 18.16)"
+  eval "$(bash scripts/clickhouse.sh start)"
+  started_clickhouse=1
+fi
+export CLICKHOUSE_URL
 
-step "tests (KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL)"
+step "tests (KAFKA_BROKERS=$KAFKA_BROKERS SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL CLICKHOUSE_URL=$CLICKHOUSE_URL)"
 # Unit and property tests in parallel; integration tests one at a time (each runs broker
 # clients and `tradeflow` child processes, and kill tests should not starve each other).
 set +e

@@ -404,3 +404,20 @@ pub async fn create_matching_topics(prefix: &str, partitions: i32) {
     ];
     create_prefixed_topics(prefix, partitions, &topics).await
 }
+
+impl Processor {
+    /// Starts `tradeflow <args>` as a child process named `name`, its stderr in a log file.
+    pub fn spawn(name: &str, args: &[String]) -> Processor {
+        let log = std::env::temp_dir().join(format!("{name}.{}.log", rand::random::<u64>()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(tradeflow_bin())
+            .args(args)
+            .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn tradeflow");
+        Processor { child, log, name: name.to_string() }
+    }
+}

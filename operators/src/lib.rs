@@ -70,8 +70,16 @@ pub trait Operator {
         PunctuationSchedule::default()
     }
 
+    /// Whether [`Operator::punctuate`] could change `key`'s state or emit anything at
+    /// `time`. The runtime skips keys for which this is `false` (no state copy, no
+    /// changelog write), so it must be `false` only when `punctuate` would be a no-op.
+    fn punctuation_due(&self, _key: &Self::Key, _state: Option<&Self::State>, _time: Timestamp, _kind: PunctuationKind) -> bool {
+        true
+    }
+
     /// Called for every key with state in a partition when a scheduled punctuation fires,
-    /// in key order. `time` is the stream time (or wall-clock time) that fired it.
+    /// in key order (keys whose [`Operator::punctuation_due`] is `false` may be skipped).
+    /// `time` is the stream time (or wall-clock time) that fired it.
     fn punctuate(
         &self,
         _key: &Self::Key,

@@ -9,6 +9,7 @@
 //! - [`admin`]: `tradeflow topics create`.
 
 pub mod admin;
+pub mod calendar;
 pub mod catalog;
 pub mod config;
 pub mod dlq;

@@ -15,6 +15,7 @@ use std::time::Duration;
 mod bench;
 mod demo;
 mod replay;
+mod sink_cmd;
 
 #[derive(Parser)]
 #[command(name = "tradeflow", version, about = "Tradeflow: a streaming trading platform on Kafka")]
@@ -38,6 +39,12 @@ enum Cmd {
     /// Benchmarks (print figures; never assertions).
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Sinks: copy event topics to external stores.
+    #[command(subcommand)]
+    Sink(sink_cmd::SinkCmd),
+    /// ClickHouse schema administration.
+    #[command(subcommand)]
+    Clickhouse(sink_cmd::ClickhouseCmd),
 }
 
 #[derive(Subcommand)]
@@ -79,6 +86,8 @@ enum PipelineName {
     Accounts,
     /// Matching: the order books, keyed by symbol (orders.routed + instruments.commands).
     Matching,
+    /// Portfolio: tax lots and realized P&L from executions, keyed by account.
+    Portfolio,
 }
 
 #[derive(Args, Clone)]
@@ -109,6 +118,10 @@ struct RunArgs {
     /// Prefix of the pipeline's topics and group (`totals` and `accounts`).
     #[arg(long, default_value = "")]
     topic_prefix: String,
+    /// `matching` only: trading-calendar file (JSON; see `pipelines/src/calendar.rs`) whose
+    /// session closes day orders expire at. Default: US equities (weekdays, 16:00 New York).
+    #[arg(long)]
+    calendar: Option<std::path::PathBuf>,
     /// Test only: pause during state restore (after the changelog is assigned).
     #[arg(long, default_value_t = 0, hide = true)]
     debug_restore_pause_ms: u64,
@@ -158,7 +171,12 @@ async fn main() -> anyhow::Result<()> {
             PipelineName::Totals => run_pipeline(Totals::with_prefix(&a.topic_prefix), a).await,
             PipelineName::Passthrough => run_pipeline(PassThrough::default(), a).await,
             PipelineName::Accounts => run_pipeline(pipelines::catalog::accounts::Accounts::with_prefix(&a.topic_prefix), a).await,
-            PipelineName::Matching => run_pipeline(pipelines::catalog::matching::Matching::with_prefix(&a.topic_prefix), a).await,
+            PipelineName::Matching => {
+                let rules = pipelines::calendar::load(a.calendar.as_deref())?;
+                let book = pipelines::calendar::book_config(&rules)?;
+                run_pipeline(pipelines::catalog::matching::Matching::with_config(&a.topic_prefix, book), a).await
+            }
+            PipelineName::Portfolio => run_pipeline(pipelines::catalog::portfolio::Portfolio::with_prefix(&a.topic_prefix), a).await,
         },
         Cmd::Topics(TopicsCmd::Create { brokers, partitions, replication, registry }) => {
             let settings = pipelines::admin::TopicSettings { partitions, replication, ..Default::default() };
@@ -171,6 +189,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Book(BookCmd::Replay(a)) => replay::run(a),
         Cmd::Bench(BenchCmd::Runtime(a)) => bench::run(a).await,
+        Cmd::Sink(c) => sink_cmd::run(c).await,
+        Cmd::Clickhouse(c) => sink_cmd::migrate(c).await,
     }
 }
 

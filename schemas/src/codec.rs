@@ -81,6 +81,9 @@ avro_record!(
     AmountEvent,
     TotalUpdated,
     RunningTotal,
+    RealizedGain,
+    PortfolioSnapshot,
+    PortfolioState,
 );
 
 /// Why a value could not be encoded or decoded.
@@ -141,6 +144,11 @@ impl Codec {
     /// Whether `id` is known.
     pub fn knows(&self, id: u32) -> bool {
         self.by_id.read().expect("codec lock").contains_key(&id)
+    }
+
+    /// Every record's writer id, in [`ALL_SCHEMAS`] order (records without one are left out).
+    pub fn writer_ids(&self) -> Vec<(&'static str, u32)> {
+        ALL_SCHEMAS.iter().filter_map(|(n, _)| self.writer_ids.get(n).map(|id| (*n, *id))).collect()
     }
 
     /// The schema id `T` is written with.

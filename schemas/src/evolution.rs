@@ -174,6 +174,9 @@ fn fixtures_of_every_version_decode_with_the_current_schema() {
     check_fixtures(samples::book());
     check_fixtures(samples::book_state());
     check_fixtures(samples::dead_letter());
+    check_fixtures(samples::realized_gain());
+    check_fixtures(samples::portfolio_snapshot());
+    check_fixtures(samples::portfolio_state());
 }
 
 mod samples {
@@ -451,6 +454,67 @@ mod samples {
             value: Some(vec![0, 0, 0, 0, 99]),
             value_size: 5,
             failed_at_ns: 3,
+        }
+    }
+    pub fn realized_gain() -> RealizedGain {
+        RealizedGain {
+            account_id: "a".into(),
+            symbol: "AAPL".into(),
+            fill_id: "x-2".into(),
+            side: Side::Sell,
+            executed_at_ns: 7,
+            trade_date: 19_733,
+            qty: d("1.5"),
+            proceeds: d("280.87"),
+            cost_basis: d("270.01"),
+            gain: d("10.86"),
+            short_term_gain: d("10.86"),
+            long_term_gain: d("0"),
+            disposals: vec![LotDisposal {
+                lot_id: "x-1".into(),
+                lot_side: LotSide::Long,
+                qty: d("1.5"),
+                opened_at_ns: 6,
+                acquired_on: 19_700,
+                disposed_on: 19_733,
+                holding_days: 33,
+                proceeds: d("280.87"),
+                cost_basis: d("270.01"),
+                gain: d("10.86"),
+                term: HoldingTerm::ShortTerm,
+            }],
+        }
+    }
+    pub fn portfolio_snapshot() -> PortfolioSnapshot {
+        PortfolioSnapshot {
+            account_id: "a".into(),
+            as_of_ns: 9,
+            lot_method: LotMethod::Fifo,
+            open_positions: 1,
+            cost_basis: d("-199"),
+            realized_pnl: d("10.86"),
+        }
+    }
+    pub fn portfolio_state() -> PortfolioState {
+        PortfolioState {
+            account_id: "a".into(),
+            lot_method: LotMethod::SpecificLot,
+            positions: vec![PositionState {
+                symbol: "AAPL".into(),
+                realized_pnl: "10.8599999999".into(),
+                lots: vec![LotState {
+                    lot_id: "x-3".into(),
+                    side: LotSide::Short,
+                    opened_at_ns: 8,
+                    original_qty: d("2"),
+                    qty: d("1"),
+                    price: d("200"),
+                    fee: "0.0033333333".into(),
+                }],
+            }],
+            applied_fills: vec!["x-1".into(), "x-2".into(), "x-3".into()],
+            pending_instructions: vec![LotInstructionState { fill_id: "x-4".into(), lots: vec!["x-3".into()] }],
+            marks: vec![MarkState { symbol: "AAPL".into(), last: d("187.25"), previous_close: d("186") }],
         }
     }
 }

@@ -80,6 +80,9 @@ pub const TOPICS: &[TopicSpec] = &[
     state("totals.changelog", "input key", "RunningTotal"),
     event("passthrough.input", "any string", "AmountEvent"),
     event("passthrough.output", "input key", "AmountEvent"),
+    event("realized.gains", "account_id", "RealizedGain"),
+    state("portfolios.snapshots", "account_id", "PortfolioSnapshot"),
+    state("portfolio.changelog", "account_id", "PortfolioState"),
 ];
 
 /// Looks a topic up by name.

@@ -1,1 +1,31 @@
-//! placeholder
+//! Sinks: consumers that copy Tradeflow's event topics into external stores.
+//!
+//! Today there is one: ClickHouse ([`sink`]), run by `tradeflow sink clickhouse`, with
+//! its schema managed by [`migrate`] (`tradeflow clickhouse migrate`).
+//!
+//! # Delivery guarantee
+//! The sink is at-least-once towards ClickHouse and exactly-once for readers of the analyst
+//! views:
+//! - It reads the event topics `read_committed` in one consumer group and commits Kafka
+//!   offsets only after ClickHouse acknowledged every INSERT of a batch. A crash (kill -9),
+//!   a ClickHouse outage or a failed commit can therefore write a record again, never lose
+//!   one.
+//! - Every table is a `ReplacingMergeTree` ordered by the record's deterministic id, and a
+//!   re-delivered record is the same Kafka record (same id, same partition key), so copies
+//!   collapse. The analyst views read with `FINAL`, which collapses them at query time on
+//!   ClickHouse 18.16 (no insert deduplication token there) and on current versions, so
+//!   `count()` through a view is the number of distinct events without `OPTIMIZE`.
+//!
+//! Records the sink cannot decode go to the `sink_rejects_raw` table (never dropped);
+//! records on the `dlq` topic go to `dead_letters_raw`.
+//!
+//! Not built yet (issue 6): reports and statements, the capital-gains report on ClickHouse,
+//! a sink benchmark and freshness (end-to-end lag) figures, snapshot topics
+//! (`accounts.snapshots`, `positions.snapshots`, `book.depth`), TLS/auth to ClickHouse.
+
+pub mod sink;
+pub mod migrate;
+pub mod rows;
+
+pub use sink::{run, LookupError, SchemaLookup, SinkConfig, SinkError, SinkSummary};
+pub use migrate::{migrate, MigrateError, Migration, MIGRATIONS};

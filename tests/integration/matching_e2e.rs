@@ -1,21 +1,31 @@
 //! The matching pipeline end to end on a real broker, exactly once under kill -9.
 //!
-//! Two instruments are listed, then a seeded stream of routed orders from several accounts
-//! (limits, markets, IOC / FOK, cancels, replaces, off-tick prices, notional and day orders
-//! that the venue rejects) is produced while `tradeflow run matching` is killed with
-//! SIGKILL at random points (once while restoring) and restarted with the same instance id.
+//! Four instruments are listed (on three partitions, so at least two share one), then a
+//! seeded stream of routed orders from several accounts (limits, markets, IOC / FOK, day
+//! orders, cancels, replaces, off-tick prices, notional orders that the venue rejects) is
+//! produced while `tradeflow run matching` is killed with SIGKILL at random points (once
+//! while restoring) and restarted with the same instance id. Event times span 50 hours from
+//! two hours before a recent session close of the default US calendar (see [`t0`]), so they
+//! cross one or two closes: day orders expire at them by stream-time punctuation, driven by
+//! another symbol's record in the same partition.
 //!
-//! The oracle is a golden run: per symbol, the same commands in the same order (partition
-//! order) replayed in-process. Read `read_committed`, the topics must hold exactly the
-//! golden outputs (no duplicates, no gaps, per-key order kept), the tape and the executions
-//! must equal what the bare `MatchingOperator` emits, and the changelog must rebuild the
-//! golden books and counters.
+//! The oracle is a golden run: per partition, the same records in partition order replayed
+//! in-process through the pipeline's own decode / operator / encode, punctuating exactly as
+//! the runtime does (after a record, when the partition's stream time crosses a multiple of
+//! the operator's schedule: every symbol with state, in key order). Read `read_committed`,
+//! the topics must hold exactly the golden outputs (no duplicates, no gaps, per-key order
+//! kept), the tape and the executions must equal what the bare `MatchingOperator` emits,
+//! and the changelog must rebuild the golden books and counters.
 
 use operators::matching::{BookEvent, MatchingConfig, MatchingOperator};
-use operators::venue::{VenueOperator, VenueState};
-use operators::{Operator, Timestamp};
+use operators::matching::{CalendarRules, Date, OrderStatus};
+use operators::venue::{VenueEvent, VenueOperator, VenueOutput, VenueState};
+use operators::{Operator, PunctuationKind, Timestamp};
 use pipelines::catalog::matching::{format_uuid, Matching};
+use pipelines::runtime::parse_stream_time;
 use pipelines::spec::Pipeline;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, TopicPartitionList};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::prelude::ToPrimitive;
@@ -31,7 +41,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tests::{create_matching_topics, producer, read_all, send, wait_caught_up, Processor};
 
-const SYMBOLS: [&str; 2] = ["AAA", "BBB"];
+const SYMBOLS: [&str; 4] = ["AAA", "BBB", "CCC", "DDD"];
+/// Event time between consecutive routed orders (4,000 orders: 50 hours).
+const STEP_NS: i64 = 45_000_000_000;
+const HOUR_NS: i64 = 3_600_000_000_000;
+
+/// Event time of the first order: two hours before the latest close of the default US
+/// calendar that is at least 48 hours old, so the flow's 50 hours end before now and
+/// start less than 7 days ago (output records carry event times as Kafka timestamps, and
+/// older ones would fall to the broker's retention; newer than now + 1 h are refused).
+/// Order 160 is the first after that close, whatever the date.
+fn t0() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+        let rules = CalendarRules::us_equities();
+        let today = now.div_euclid(24 * HOUR_NS);
+        let close = (today - 10..=today)
+            .rev()
+            .filter_map(|d| rules.close_on(Date::from_days(d)))
+            .find(|c| *c + 48 * HOUR_NS <= now)
+            .expect("a weekday close in the last 10 days");
+        close - 2 * HOUR_NS
+    })
+}
 
 fn uuid(kind: u128, n: u128) -> String {
     format_uuid(0x5eed_0000_0000_4000_8000_0000_0000_0000 | kind << 64 | n)
@@ -45,7 +78,7 @@ fn listing(symbol: &str) -> InstrumentCommand {
     InstrumentCommand {
         command_id: format!("list-{symbol}"),
         symbol: symbol.into(),
-        issued_at_ns: 1_000,
+        issued_at_ns: t0() - HOUR_NS,
         body: InstrumentInstruction::ListInstrument(ListInstrument {
             name: symbol.into(),
             tick_size: tick.parse().unwrap(),
@@ -64,7 +97,7 @@ fn order_flow(n: usize, seed: u64) -> Vec<RoutedOrder> {
     let mut live: BTreeMap<&str, Vec<(u128, u128)>> = BTreeMap::new();
     let mut out = Vec::with_capacity(n);
     for i in 0..n as u128 {
-        let symbol = SYMBOLS[rng.random_range(0..2)];
+        let symbol = SYMBOLS[rng.random_range(0..SYMBOLS.len())];
         let acct = rng.random_range(1..7u128);
         let (tick, lot) = if symbol == "AAA" { (Decimal::new(1, 2), Decimal::ONE) } else { (Decimal::new(5, 2), Decimal::new(1, 3)) };
         let side = if rng.random_bool(0.5) { Side::Buy } else { Side::Sell };
@@ -90,12 +123,13 @@ fn order_flow(n: usize, seed: u64) -> Vec<RoutedOrder> {
             0..=54 | 95..=99 => {
                 let kind = rng.random_range(0..100);
                 let (order_type, tif, limit, notional) = match kind {
-                    0..=59 => (OrderType::Limit, TimeInForce::Gtc, Some(price(&mut rng)), false),
+                    0..=44 => (OrderType::Limit, TimeInForce::Gtc, Some(price(&mut rng)), false),
+                    45..=59 => (OrderType::Limit, TimeInForce::Day, Some(price(&mut rng)), false),
                     60..=69 => (OrderType::Limit, TimeInForce::Ioc, Some(price(&mut rng)), false),
                     70..=77 => (OrderType::Limit, TimeInForce::Fok, Some(price(&mut rng)), false),
                     78..=89 => (OrderType::Market, TimeInForce::Ioc, None, false),
                     90..=94 => (OrderType::Market, TimeInForce::Gtc, None, false),
-                    95..=97 => (OrderType::Limit, TimeInForce::Day, Some(price(&mut rng)), false),
+                    95..=97 => (OrderType::Market, TimeInForce::Day, None, false),
                     _ => (OrderType::Market, TimeInForce::Day, None, true),
                 };
                 let q = qty(&mut rng);
@@ -155,7 +189,7 @@ fn push_routed(out: &mut Vec<RoutedOrder>, symbol: &str, acct: u128, i: u128, bo
         command_id: format!("cmd-{i}"),
         account_id: uuid(2, acct),
         symbol: symbol.into(),
-        routed_at_ns: 2_000 + i as i64 * 1_000,
+        routed_at_ns: t0() + i as i64 * STEP_NS,
         body,
         protection_price: None,
     });
@@ -183,33 +217,73 @@ fn spawn_orders(prefix: String, codec: Arc<Codec>, flow: Vec<RoutedOrder>, sprea
     (h, done)
 }
 
-/// Golden outputs and final state of one symbol: its commands replayed in-process through
-/// the pipeline's own decode / operator / encode.
+/// Golden outputs and final state of one symbol.
+#[derive(Default)]
 struct Golden {
     by_topic: BTreeMap<&'static str, Vec<Vec<u8>>>,
-    state: VenueState,
+    state: Option<VenueState>,
+    /// Steps of the symbol that were expiry punctuations (not commands).
+    punctuation_steps: u64,
+    /// `expired` order events emitted by punctuation.
+    punctuation_expired: usize,
 }
 
-fn golden(m: &Matching, codec: &Codec, symbol: &str, inputs: &[(&'static str, Vec<u8>)]) -> Golden {
-    let mut state = None;
-    let mut out = Vec::new();
-    let mut by_topic: BTreeMap<&'static str, Vec<Vec<u8>>> = BTreeMap::new();
-    for (topic, bytes) in inputs {
+/// Replays one partition's records `(topic, symbol, value)`, in partition order, through
+/// the pipeline's own decode / operator / encode, driving punctuation exactly as the runtime
+/// does: after each record, when the partition's stream time (largest event time so far)
+/// crosses a multiple of the schedule, `punctuate` every symbol with state, in key order.
+/// One input record: topic, key (symbol), value.
+type Record = (&'static str, String, Vec<u8>);
+
+/// Returns the partition's final stream time.
+fn golden_partition(m: &Matching, codec: &Codec, records: &[Record], goldens: &mut BTreeMap<String, Golden>) -> Option<i64> {
+    let op = m.operator();
+    let every = op.punctuation().stream_time_every_ns.expect("the venue punctuates by stream time");
+    let mut states: BTreeMap<String, Option<VenueState>> = BTreeMap::new();
+    let mut stream_time: Option<i64> = None;
+    let mut out: Vec<VenueOutput> = Vec::new();
+    let emit = |out: &mut Vec<VenueOutput>, goldens: &mut BTreeMap<String, Golden>, punctuation: bool| {
+        for o in out.drain(..) {
+            let g = goldens.entry(o.symbol.clone()).or_default();
+            if punctuation && matches!(&o.event, VenueEvent::Order(r) if r.status == OrderStatus::Expired) {
+                g.punctuation_expired += 1;
+            }
+            let r = m.encode(codec, &o).unwrap();
+            g.by_topic.entry(r.topic).or_default().push(r.value);
+        }
+    };
+    for (topic, symbol, bytes) in records {
         let input = m.decode(codec, topic, bytes).expect("the flow holds only decodable commands");
         let t = m.event_time(&input, None);
-        m.operator().process(&symbol.to_string(), &mut state, input, t, &mut out);
-        for o in out.drain(..) {
-            let r = m.encode(codec, &o).unwrap();
-            by_topic.entry(r.topic).or_default().push(r.value);
+        op.process(symbol, states.entry(symbol.clone()).or_default(), input, t, &mut out);
+        emit(&mut out, goldens, false);
+        let prev = stream_time;
+        let now = prev.map_or(t.nanos(), |p| p.max(t.nanos()));
+        stream_time = Some(now);
+        if prev.is_some_and(|p| p.div_euclid(every) != now.div_euclid(every)) {
+            for (key, state) in states.iter_mut() {
+                if state.is_none() || !op.punctuation_due(key, state.as_ref(), Timestamp(now), PunctuationKind::StreamTime) {
+                    continue;
+                }
+                op.punctuate(key, state, Timestamp(now), PunctuationKind::StreamTime, &mut out);
+                if !out.is_empty() {
+                    goldens.entry(key.clone()).or_default().punctuation_steps += 1;
+                }
+                emit(&mut out, goldens, true);
+            }
         }
     }
-    Golden { by_topic, state: state.expect("listed") }
+    for (k, s) in states {
+        goldens.entry(k).or_default().state = s;
+    }
+    stream_time
 }
 
 /// The bare engine's executions and trades for one symbol, as (id, fields) text lines in the
 /// wire's units: the pipeline's records must say the same.
 fn engine_fills(m: &Matching, codec: &Codec, symbol: &str, inputs: &[(&'static str, Vec<u8>)]) -> (Vec<String>, Vec<String>) {
-    let engine = MatchingOperator::new(MatchingConfig::default());
+    // Same calendar; expiry only before each command (the executions are the same).
+    let engine = MatchingOperator::new(MatchingConfig { book: m.operator().book_config().clone(), ..MatchingConfig::default() });
     let mut book = None;
     let (mut execs, mut trades) = (Vec::new(), Vec::new());
     for (topic, bytes) in inputs {
@@ -316,17 +390,42 @@ fn matching_is_exactly_once_under_kill_minus_nine() {
     last.stop();
     eprintln!("matching: {} orders, {kills} kills ({restore_kills} during restore)", flow.len());
 
-    // The golden run.
+    // The golden run, per partition in partition order (the listings were consumed and
+    // committed before any order was produced). The input topics tell each record's partition.
     let m = Matching::with_prefix(&prefix);
+    let mut partitions: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
     let mut inputs: BTreeMap<&str, Vec<(&'static str, Vec<u8>)>> = BTreeMap::new();
-    for s in SYMBOLS {
-        inputs.entry(s).or_default().push((m.inputs()[1], codec.encode(&listing(s)).unwrap()));
+    let mut home: BTreeMap<String, i32> = BTreeMap::new();
+    for topic in [m.inputs()[1], m.inputs()[0]] {
+        for r in read_all(topic) {
+            let symbol = String::from_utf8(r.key.unwrap()).unwrap();
+            let value = r.value.unwrap();
+            assert_eq!(*home.entry(symbol.clone()).or_insert(r.partition), r.partition, "{symbol}: co-partitioned inputs");
+            let s = SYMBOLS.iter().find(|s| **s == symbol).unwrap();
+            inputs.entry(s).or_default().push((topic, value.clone()));
+            partitions.entry(r.partition).or_default().push((topic, symbol, value));
+        }
     }
-    for r in &flow {
-        let s = SYMBOLS.iter().find(|s| **s == r.symbol).unwrap();
-        inputs.get_mut(s).unwrap().push((m.inputs()[0], codec.encode(r).unwrap()));
+    assert_eq!(inputs.values().map(Vec::len).sum::<usize>(), flow.len() + SYMBOLS.len(), "every command produced once");
+    assert!(home.values().collect::<BTreeSet<_>>().len() < SYMBOLS.len(), "some symbols share a partition");
+    let mut goldens: BTreeMap<String, Golden> = BTreeMap::new();
+    let mut stream_times: BTreeMap<i32, i64> = BTreeMap::new();
+    for (p, records) in &partitions {
+        stream_times.extend(golden_partition(&m, &codec, records, &mut goldens).map(|st| (*p, st)));
     }
-    let goldens: BTreeMap<&str, Golden> = inputs.iter().map(|(s, i)| (*s, golden(&m, &codec, s, i))).collect();
+    let expired_by_punctuation: usize = goldens.values().map(|g| g.punctuation_expired).sum();
+    assert!(expired_by_punctuation > 0, "some day orders expire by punctuation");
+    eprintln!("matching: {expired_by_punctuation} day orders expired by punctuation");
+    // The runtime committed each partition's stream time with its input offsets (so a
+    // restarted instance punctuates at the same records as one that never stopped).
+    let offsets: BaseConsumer = ClientConfig::new().set("bootstrap.servers", tests::brokers()).set("group.id", &group).create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in stream_times.keys() {
+        tpl.add_partition(&format!("{prefix}orders.routed"), *p);
+    }
+    for e in offsets.committed_offsets(tpl, Duration::from_secs(30)).unwrap().elements() {
+        assert_eq!(parse_stream_time(e.metadata()), Some(stream_times[&e.partition()]), "partition {}: committed stream time", e.partition());
+    }
     let expected = |topic: &str| -> Vec<Vec<u8>> {
         goldens.values().flat_map(|g| g.by_topic.get(format!("{prefix}{topic}").as_str()).cloned().unwrap_or_default()).collect()
     };
@@ -340,7 +439,7 @@ fn matching_is_exactly_once_under_kill_minus_nine() {
     assert!(got == want, "order events differ from the golden run");
     for s in SYMBOLS {
         let n = got.keys().filter(|k| k.starts_with(&format!("{s}."))).count() as u64;
-        assert_eq!(goldens[s].state.last_report, n, "{s}: order event numbers 1..=n");
+        assert_eq!(goldens[s].state.as_ref().expect("listed").last_report, n, "{s}: order event numbers 1..=n");
     }
 
     // Executions.
@@ -410,8 +509,9 @@ fn matching_is_exactly_once_under_kill_minus_nine() {
     assert_eq!(latest.keys().map(String::as_str).collect::<BTreeSet<_>>(), SYMBOLS.into_iter().collect());
     for s in SYMBOLS {
         let state = m.decode_state(&codec, latest[s].as_deref().expect("no tombstone")).unwrap();
-        let g = &goldens[s].state;
-        assert_eq!(state.commands, inputs[s].len() as u64, "{s}: commands applied exactly once");
+        let g = goldens[s].state.as_ref().expect("listed");
+        let steps = inputs[s].len() as u64 + goldens[s].punctuation_steps;
+        assert_eq!(state.commands, steps, "{s}: commands (and expiry punctuations) applied exactly once");
         assert!(&state == g, "{s}: changelog state differs from the golden run");
         let (a, b) = (state.book.as_ref().unwrap(), g.book.as_ref().unwrap());
         assert_eq!(a.depth(usize::MAX), b.depth(usize::MAX));

@@ -60,30 +60,7 @@ fn http_registry(url: &str) -> Registry {
 
 /// Every record's writer id in `codec`, in `ALL_SCHEMAS` order.
 fn writer_ids(codec: &Codec) -> Vec<(&'static str, u32)> {
-    macro_rules! ids {
-        ($($ty:ident),* $(,)?) => {
-            vec![$((<$ty as AvroRecord>::NAME, codec.writer_id::<$ty>().expect(stringify!($ty)))),*]
-        };
-    }
-    let ids = ids!(
-        OrderCommand,
-        RoutedOrder,
-        FundingCommand,
-        AccountCommand,
-        InstrumentCommand,
-        OrderEvent,
-        ExecutionReport,
-        Trade,
-        LedgerEntry,
-        FundingEvent,
-        AccountSnapshot,
-        PositionSnapshot,
-        BookSnapshot,
-        DeadLetter,
-        AmountEvent,
-        TotalUpdated,
-        RunningTotal,
-    );
+    let ids = codec.writer_ids();
     assert_eq!(ids.len(), ALL_SCHEMAS.len(), "writer_ids() must list every record");
     ids
 }

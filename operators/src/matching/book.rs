@@ -5,7 +5,9 @@
 //! - `process` is a pure function of (book, command, time): no I/O, no clock, no
 //!   randomness (the order-id index uses a fixed hash and is never iterated).
 //! - Before every command, day orders whose session close is `<=` the command's time
-//!   expire (so an order can never trade after its close even if punctuation is late).
+//!   expire (so an order can never trade after its close even if punctuation is late);
+//!   [`Book::expire`] does the same for stream-time punctuation, which expires them even
+//!   if the symbol gets no further command.
 //! - Every accepted order gets `new` first; every order ends in exactly one of `filled`,
 //!   `canceled`, `expired` or `replaced` (or is still live); `rejected` orders never lived.
 //! - Execution and trade ids come from counters in the book that survive delisting and
@@ -180,6 +182,11 @@ impl Book {
             Command::Resume => self.transition(RequestKind::Resume, out),
             Command::Delist => self.transition(RequestKind::Delist, out),
         }
+    }
+
+    /// The earliest session close of a live day order (when [`Book::expire`] next has work).
+    pub fn next_expiry(&self) -> Option<i64> {
+        self.ladder.day_expiry.first_key_value().map(|(&(close, _), _)| close)
     }
 
     /// Expires every day order whose session close is `<= time`, in (close, seq) order.

@@ -6,6 +6,8 @@
 //!   is strictly after `t`, and expires once stream time `>=` that close.
 //! - Pure data: the book never reads a clock; the runtime's punctuation (or the time of the
 //!   next command) drives expiry.
+//! - Usually compiled from [`CalendarRules`](super::CalendarRules) (`calendar_rules.rs`):
+//!   weekdays, a local close time, a UTC offset rule, holidays and early closes.
 //!
 //! Known limitations:
 //! - No session open times: orders are accepted at any time (a day order entered after a
@@ -33,6 +35,11 @@ impl SessionCalendar {
     /// `count` daily closes starting at `first_close`, one every `every_ns`.
     pub fn periodic(first_close: Timestamp, every_ns: i64, count: usize) -> Self {
         Self::new((0..count as i64).map(|i| Timestamp(first_close.nanos() + i * every_ns)))
+    }
+
+    /// Whether the calendar has no close at all (every day order is rejected).
+    pub fn is_empty(&self) -> bool {
+        self.closes.is_empty()
     }
 
     /// The first close strictly after `t`.

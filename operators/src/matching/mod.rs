@@ -12,6 +12,8 @@
 //! - `events.rs`: [`BookEvent`] (closed enum), execution reports, order updates with
 //!   Alpaca status names, reject / cancel reasons, trades, depth.
 //! - `calendar.rs`: [`SessionCalendar`] (session closes for day orders).
+//! - `calendar_rules.rs`: [`CalendarRules`] (weekdays, local close, US DST rule or fixed
+//!   offsets, holidays, early closes) compiled into a [`SessionCalendar`].
 //! - `validate.rs`: entry checks (the order of checks is the reported reason's priority).
 //! - `ladder.rs`: live orders, price levels (FIFO), stop and expiry indexes.
 //! - `book.rs`: [`Book`]: dispatch, cancel, replace, instrument status, expiry, depth.
@@ -28,6 +30,7 @@
 
 mod book;
 mod calendar;
+mod calendar_rules;
 mod events;
 mod ladder;
 mod matcher;
@@ -46,6 +49,7 @@ mod scenarios;
 
 pub use book::{reject_unlisted, Book, BookConfig, OrderView};
 pub use calendar::SessionCalendar;
+pub use calendar_rules::{CalendarError, CalendarRules, Date, LocalTime, OffsetRange, UtcOffset, ZoneRule, MAX_YEARS};
 pub use events::{
     Bbo, BookEvent, CancelReason, DepthLevel, DepthSnapshot, ExecutionReport, Liquidity,
     OrderStatus, OrderUpdate, RejectReason, RequestKind, RequestRejected, StatusDetail, Trade,

@@ -7,6 +7,8 @@
 //!   pipeline can key execution reports by account and the tape by symbol.
 //! - Punctuation by stream time expires day orders whose session close has passed;
 //!   wall-clock punctuation does nothing (it is not reproducible on replay).
+//!   `punctuation_due` is true exactly when the book has a day order with close `<=` the
+//!   stream time, so keys with nothing to expire are skipped by the runtime.
 //! - With `depth_levels > 0`, a `Depth` event follows every command (and every
 //!   punctuation that expired something).
 
@@ -97,6 +99,10 @@ impl Operator for MatchingOperator {
 
     fn punctuation(&self) -> PunctuationSchedule {
         PunctuationSchedule { stream_time_every_ns: self.config.expiry_every_ns, wall_clock_every_ns: None }
+    }
+
+    fn punctuation_due(&self, _key: &String, state: Option<&Book>, time: Timestamp, kind: PunctuationKind) -> bool {
+        kind == PunctuationKind::StreamTime && state.and_then(Book::next_expiry).is_some_and(|c| c <= time.nanos())
     }
 
     fn punctuate(

@@ -14,19 +14,35 @@
 //!   `partially_filled` / `filled` report, so `orders.events` alone tells every order's
 //!   lifecycle, and a `Trade` carries both order ids.
 //! - **Depth on change**: a [`DepthReport`] (top `depth_levels` per side, status, last
-//!   trade) after a command only when that view changed.
+//!   trade) after a command (or an expiry punctuation) only when that view changed.
+//! - **Day-order expiry at the session close** by stream-time punctuation: with a
+//!   non-empty calendar ([`BookConfig::calendar`], usually compiled from
+//!   [`CalendarRules`](crate::matching::CalendarRules), e.g. the US-equities default)
+//!   the operator asks for `punctuate(StreamTime)` every [`EXPIRY_PUNCTUATION_NS`] of
+//!   stream time and expires every day order whose close is `<=` the stream time, emitting
+//!   `expired` order reports (and depth on change) at that time, even if the symbol never
+//!   gets another command. The book also still expires them before its next command (so an
+//!   order never trades after its close when punctuation has not fired yet, e.g. for the
+//!   very record that crosses the close, which is processed before the punctuation).
 //!
 //! Invariants:
-//! - Pure and deterministic, like the engine: same commands with the same times -> same
-//!   outputs (ids included) and the same state.
+//! - Pure and deterministic, like the engine: same commands and punctuations with the same
+//!   times -> same outputs (ids included) and the same state.
 //! - Per symbol, `OrderReport::seq` is 1, 2, 3, ... (no gaps), `FillReport::exec_id` and
 //!   `TradePrint::trade_id` are the engine's per-book counters (1, 2, 3, ... across
-//!   delisting and re-listing), and `DepthReport::seq` is the number of commands the
-//!   symbol has processed, including the one it follows.
-//! - The engine runs with `depth_levels = 0` and no expiry punctuation: day orders expire
-//!   when the symbol's next command arrives (the book does that before every command), so
-//!   a symbol's outputs depend only on its own command sequence, never on other symbols
-//!   sharing its partition.
+//!   delisting and re-listing), and `DepthReport::seq` is the number of steps the symbol
+//!   has taken, including the one it follows. A step is a command, or a punctuation that
+//!   expired at least one order ([`VenueState::commands`] counts both), so depth
+//!   sequence numbers strictly increase.
+//! - Determinism with punctuation: stream time is per input partition (the largest event
+//!   time seen on it), so *when* a symbol's day orders expire (and the time stamped on the
+//!   `expired` reports) may depend on other symbols' records in the same partition. The
+//!   outputs are still a pure function of the partition's log: the runtime replays the
+//!   same records in the same order, punctuates at the same points (it persists the
+//!   stream time with the committed offsets) and calls keys in key order. A golden run
+//!   must replay per partition, not per symbol (`tests/integration/matching_e2e.rs`).
+//! - Punctuation is a no-op (and [`Operator::punctuation_due`] is `false`) for a symbol
+//!   with no day order due, so it writes nothing to the changelog.
 //!
 //! Not published (the wire has no record for them yet): refused cancels and refused
 //! instrument commands (the engine's `RequestRejected` for `Cancel`, `List`, `Halt`,
@@ -42,10 +58,10 @@ pub use image::{BookImage, ImageError, OrderImage};
 
 use crate::matching::{
     AccountId, Book, BookConfig, BookEvent, CancelReason, Command, DepthSnapshot, InstrumentRules, Liquidity,
-    MatchingConfig, MatchingOperator, NewOrder, OrderId, OrderStatus, OrderType, RejectReason, ReplaceOrder,
+    MatchingConfig, MatchingOperator, MatchingOutput, NewOrder, OrderId, OrderStatus, OrderType, RejectReason, ReplaceOrder,
     RequestKind, RulesError, Side, StatusDetail, TimeInForce, TradingStatus,
 };
-use crate::{Operator, Timestamp};
+use crate::{Operator, PunctuationKind, PunctuationSchedule, Timestamp};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -230,7 +246,8 @@ pub struct LevelReport {
 /// Top-of-book view after a command that changed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DepthReport {
-    /// Commands processed by the symbol so far (this one included).
+    /// Steps of the symbol so far, this one included: commands, plus punctuations that
+    /// expired day orders.
     pub seq: u64,
     /// Trading status.
     pub status: TradingStatus,
@@ -278,7 +295,8 @@ pub struct VenueInput {
 /// Per-symbol state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VenueState {
-    /// Commands processed (the last [`DepthReport::seq`]).
+    /// Steps taken: commands processed plus punctuations that expired day orders (the last
+    /// [`DepthReport::seq`]).
     pub commands: u64,
     /// The last [`OrderReport::seq`] issued.
     pub last_report: u64,
@@ -323,6 +341,11 @@ impl VenueState {
     }
 }
 
+/// Stream-time punctuation period of the venue (60 s). Calendars compiled from
+/// [`CalendarRules`](crate::matching::CalendarRules) close on whole minutes, so punctuation
+/// fires at the first record of the partition at or after each close.
+pub const EXPIRY_PUNCTUATION_NS: i64 = 60_000_000_000;
+
 /// The venue operator (key = symbol, state = [`VenueState`]).
 #[derive(Clone, Debug)]
 pub struct VenueOperator {
@@ -333,8 +356,11 @@ pub struct VenueOperator {
 impl VenueOperator {
     /// An operator whose books use `book` and whose depth reports show `depth_levels` levels
     /// per side (0 = no depth reports).
+    /// Day orders expire by stream-time punctuation every [`EXPIRY_PUNCTUATION_NS`] unless the
+    /// calendar is empty (then no day order is ever accepted and nothing is scheduled).
     pub fn new(book: BookConfig, depth_levels: usize) -> Self {
-        let config = MatchingConfig { book, depth_levels: 0, expiry_every_ns: None };
+        let expiry_every_ns = (!book.calendar.is_empty()).then_some(EXPIRY_PUNCTUATION_NS);
+        let config = MatchingConfig { book, depth_levels: 0, expiry_every_ns };
         VenueOperator { engine: MatchingOperator::new(config), depth_levels }
     }
 
@@ -409,6 +435,139 @@ impl VenueOperator {
             VenueCommand::Delist => Ok(Command::Delist),
         }
     }
+
+    /// Publishes the engine's events of one command (or expiry punctuation) of `key` at
+    /// `time`: decimals, average prices, order reports for fills, the tape's order ids.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &self,
+        key: &str,
+        st: &mut VenueState,
+        time: Timestamp,
+        raw: Vec<MatchingOutput>,
+        terms: Option<&ReplacementTerms>,
+        replacement: Option<&Rejection>,
+        out: &mut Vec<VenueOutput>,
+    ) {
+        let push = |out: &mut Vec<VenueOutput>, event| out.push(VenueOutput { symbol: key.to_owned(), time, event });
+        // Executions of this command, for the tape's order ids.
+        let mut fills: Vec<(u64, Side, OrderId)> = Vec::new();
+        for ev in raw.into_iter().map(|o| o.event) {
+            let rules = st.book.as_ref().map(|b| b.rules().clone());
+            match (ev, rules) {
+                (BookEvent::Order(u), Some(rules)) => {
+                    let notional = st.fill_notional.get(&u.order_id).copied().unwrap_or(0);
+                    let avg = avg_price(&rules, notional, u.cum_qty);
+                    if matches!(
+                        u.status,
+                        OrderStatus::Canceled | OrderStatus::Expired | OrderStatus::Replaced | OrderStatus::Rejected | OrderStatus::Filled
+                    ) {
+                        st.fill_notional.remove(&u.order_id);
+                    }
+                    let (reason, replaced_by, replaces) = match u.detail {
+                        StatusDetail::None => (None, None, None),
+                        StatusDetail::Rejected(r) => (Some(VenueReason::Reject(r)), None, None),
+                        StatusDetail::Canceled(c) => (Some(VenueReason::Cancel(c)), None, None),
+                        StatusDetail::Replaces(id) => (None, None, Some(id)),
+                        StatusDetail::ReplacedBy(id) => (None, Some(id), None),
+                    };
+                    st.last_report += 1;
+                    push(
+                        out,
+                        VenueEvent::Order(OrderReport {
+                            seq: st.last_report,
+                            order_id: u.order_id,
+                            account: u.account,
+                            client_order_id: u.client_order_id,
+                            status: u.status,
+                            reason,
+                            filled_qty: rules.lots_to_qty(u.cum_qty),
+                            leaves_qty: rules.lots_to_qty(u.leaves_qty),
+                            avg_fill_price: avg,
+                            replaced_by,
+                            replaces,
+                            replacement: if u.status == OrderStatus::Replaced { terms.cloned() } else { None },
+                        }),
+                    );
+                }
+                (BookEvent::Execution(e), Some(rules)) => {
+                    let n = st.fill_notional.entry(e.order_id).or_insert(0);
+                    *n += e.fill_price as i128 * e.fill_qty as i128;
+                    let notional = *n;
+                    if e.status == OrderStatus::Filled {
+                        st.fill_notional.remove(&e.order_id);
+                    }
+                    let avg = avg_price(&rules, notional, e.cum_qty);
+                    fills.push((e.trade_id, e.side, e.order_id));
+                    push(
+                        out,
+                        VenueEvent::Fill(FillReport {
+                            exec_id: e.exec_id,
+                            trade_id: e.trade_id,
+                            order_id: e.order_id,
+                            account: e.account,
+                            client_order_id: e.client_order_id.clone(),
+                            side: e.side,
+                            liquidity: e.liquidity,
+                            last_qty: rules.lots_to_qty(e.fill_qty),
+                            last_price: rules.ticks_to_price(e.fill_price),
+                            cum_qty: rules.lots_to_qty(e.cum_qty),
+                            leaves_qty: rules.lots_to_qty(e.leaves_qty),
+                            avg_price: avg.unwrap_or_else(|| rules.ticks_to_price(e.fill_price)),
+                        }),
+                    );
+                    st.last_report += 1;
+                    push(
+                        out,
+                        VenueEvent::Order(OrderReport {
+                            seq: st.last_report,
+                            order_id: e.order_id,
+                            account: e.account,
+                            client_order_id: e.client_order_id,
+                            status: e.status,
+                            reason: None,
+                            filled_qty: rules.lots_to_qty(e.cum_qty),
+                            leaves_qty: rules.lots_to_qty(e.leaves_qty),
+                            avg_fill_price: avg,
+                            replaced_by: None,
+                            replaces: None,
+                            replacement: None,
+                        }),
+                    );
+                }
+                (BookEvent::Trade(t), Some(rules)) => {
+                    let side_of = |s: Side| {
+                        fills.iter().find(|(id, side, _)| *id == t.trade_id && *side == s).map(|f| f.2)
+                    };
+                    // One fill = maker and taker executions, then the trade: both are here.
+                    let (Some(buy), Some(sell)) = (side_of(Side::Buy), side_of(Side::Sell)) else {
+                        debug_assert!(false, "trade {} without both executions", t.trade_id);
+                        continue;
+                    };
+                    push(
+                        out,
+                        VenueEvent::Trade(TradePrint {
+                            trade_id: t.trade_id,
+                            price: rules.ticks_to_price(t.price),
+                            qty: rules.lots_to_qty(t.qty),
+                            aggressor: t.aggressor,
+                            buy_order_id: buy,
+                            sell_order_id: sell,
+                        }),
+                    );
+                }
+                (BookEvent::RequestRejected(r), _) if r.kind == RequestKind::Replace => {
+                    let rej = replacement.cloned().expect("a refused replace comes from a replace");
+                    st.last_report += 1;
+                    push(out, VenueEvent::Order(rejected(st.last_report, rej, VenueReason::Reject(r.reason))));
+                }
+                // Refused cancels / instrument commands and status changes: see the
+                // module doc. Depth events are off in the engine.
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Who a rejection before the book is addressed to.
@@ -474,128 +633,47 @@ impl Operator for VenueOperator {
                 };
                 let mut raw = Vec::new();
                 self.engine.process(key, &mut st.book, cmd, time, &mut raw);
-                // Executions of this command, for the tape's order ids.
-                let mut fills: Vec<(u64, Side, OrderId)> = Vec::new();
-                for ev in raw.into_iter().map(|o| o.event) {
-                    let rules = st.book.as_ref().map(|b| b.rules().clone());
-                    match (ev, rules) {
-                        (BookEvent::Order(u), Some(rules)) => {
-                            let notional = st.fill_notional.get(&u.order_id).copied().unwrap_or(0);
-                            let avg = avg_price(&rules, notional, u.cum_qty);
-                            if matches!(
-                                u.status,
-                                OrderStatus::Canceled | OrderStatus::Expired | OrderStatus::Replaced | OrderStatus::Rejected | OrderStatus::Filled
-                            ) {
-                                st.fill_notional.remove(&u.order_id);
-                            }
-                            let (reason, replaced_by, replaces) = match u.detail {
-                                StatusDetail::None => (None, None, None),
-                                StatusDetail::Rejected(r) => (Some(VenueReason::Reject(r)), None, None),
-                                StatusDetail::Canceled(c) => (Some(VenueReason::Cancel(c)), None, None),
-                                StatusDetail::Replaces(id) => (None, None, Some(id)),
-                                StatusDetail::ReplacedBy(id) => (None, Some(id), None),
-                            };
-                            st.last_report += 1;
-                            push(
-                                out,
-                                VenueEvent::Order(OrderReport {
-                                    seq: st.last_report,
-                                    order_id: u.order_id,
-                                    account: u.account,
-                                    client_order_id: u.client_order_id,
-                                    status: u.status,
-                                    reason,
-                                    filled_qty: rules.lots_to_qty(u.cum_qty),
-                                    leaves_qty: rules.lots_to_qty(u.leaves_qty),
-                                    avg_fill_price: avg,
-                                    replaced_by,
-                                    replaces,
-                                    replacement: if u.status == OrderStatus::Replaced { terms.clone() } else { None },
-                                }),
-                            );
-                        }
-                        (BookEvent::Execution(e), Some(rules)) => {
-                            let n = st.fill_notional.entry(e.order_id).or_insert(0);
-                            *n += e.fill_price as i128 * e.fill_qty as i128;
-                            let notional = *n;
-                            if e.status == OrderStatus::Filled {
-                                st.fill_notional.remove(&e.order_id);
-                            }
-                            let avg = avg_price(&rules, notional, e.cum_qty);
-                            fills.push((e.trade_id, e.side, e.order_id));
-                            push(
-                                out,
-                                VenueEvent::Fill(FillReport {
-                                    exec_id: e.exec_id,
-                                    trade_id: e.trade_id,
-                                    order_id: e.order_id,
-                                    account: e.account,
-                                    client_order_id: e.client_order_id.clone(),
-                                    side: e.side,
-                                    liquidity: e.liquidity,
-                                    last_qty: rules.lots_to_qty(e.fill_qty),
-                                    last_price: rules.ticks_to_price(e.fill_price),
-                                    cum_qty: rules.lots_to_qty(e.cum_qty),
-                                    leaves_qty: rules.lots_to_qty(e.leaves_qty),
-                                    avg_price: avg.unwrap_or_else(|| rules.ticks_to_price(e.fill_price)),
-                                }),
-                            );
-                            st.last_report += 1;
-                            push(
-                                out,
-                                VenueEvent::Order(OrderReport {
-                                    seq: st.last_report,
-                                    order_id: e.order_id,
-                                    account: e.account,
-                                    client_order_id: e.client_order_id,
-                                    status: e.status,
-                                    reason: None,
-                                    filled_qty: rules.lots_to_qty(e.cum_qty),
-                                    leaves_qty: rules.lots_to_qty(e.leaves_qty),
-                                    avg_fill_price: avg,
-                                    replaced_by: None,
-                                    replaces: None,
-                                    replacement: None,
-                                }),
-                            );
-                        }
-                        (BookEvent::Trade(t), Some(rules)) => {
-                            let side_of = |s: Side| {
-                                fills.iter().find(|(id, side, _)| *id == t.trade_id && *side == s).map(|f| f.2)
-                            };
-                            // One fill = maker and taker executions, then the trade: both are here.
-                            let (Some(buy), Some(sell)) = (side_of(Side::Buy), side_of(Side::Sell)) else {
-                                debug_assert!(false, "trade {} without both executions", t.trade_id);
-                                continue;
-                            };
-                            push(
-                                out,
-                                VenueEvent::Trade(TradePrint {
-                                    trade_id: t.trade_id,
-                                    price: rules.ticks_to_price(t.price),
-                                    qty: rules.lots_to_qty(t.qty),
-                                    aggressor: t.aggressor,
-                                    buy_order_id: buy,
-                                    sell_order_id: sell,
-                                }),
-                            );
-                        }
-                        (BookEvent::RequestRejected(r), _) if r.kind == RequestKind::Replace => {
-                            let rej = replacement.clone().expect("a refused replace comes from a replace");
-                            st.last_report += 1;
-                            push(out, VenueEvent::Order(rejected(st.last_report, rej, VenueReason::Reject(r.reason))));
-                        }
-                        // Refused cancels / instrument commands and status changes: see the
-                        // module doc. Depth events are off in the engine.
-                        _ => {}
-                    }
-                }
+                self.publish(key, st, time, raw, terms.as_ref(), replacement.as_ref(), out);
             }
         }
         if let Some(book) = &st.book {
             let after = view(book);
             if self.depth_levels > 0 && before.as_ref() != Some(&after) {
                 push(out, VenueEvent::Depth(depth_report(st.commands, book.rules(), after.0, &after.1)));
+            }
+        }
+    }
+
+    fn punctuation(&self) -> PunctuationSchedule {
+        self.engine.punctuation()
+    }
+
+    fn punctuation_due(&self, key: &String, state: Option<&VenueState>, time: Timestamp, kind: PunctuationKind) -> bool {
+        self.engine.punctuation_due(key, state.and_then(|s| s.book.as_ref()), time, kind)
+    }
+
+    /// Stream time: expires the symbol's day orders whose session close is `<= time`. If
+    /// anything expired, that is one step of the symbol (`commands` + 1), published like a
+    /// command's events at `time`, followed by depth on change.
+    fn punctuate(&self, key: &String, state: &mut Option<VenueState>, time: Timestamp, kind: PunctuationKind, out: &mut Vec<VenueOutput>) {
+        let Some(st) = state.as_mut() else { return };
+        if !self.punctuation_due(key, Some(st), time, kind) {
+            return;
+        }
+        let view = |b: &Book| (b.status(), b.depth(self.depth_levels));
+        let before = st.book.as_ref().map(view);
+        let mut raw = Vec::new();
+        self.engine.punctuate(key, &mut st.book, time, kind, &mut raw);
+        if raw.is_empty() {
+            return;
+        }
+        st.commands += 1;
+        self.publish(key, st, time, raw, None, None, out);
+        if let Some(book) = &st.book {
+            let after = view(book);
+            if self.depth_levels > 0 && before.as_ref() != Some(&after) {
+                let event = VenueEvent::Depth(depth_report(st.commands, book.rules(), after.0, &after.1));
+                out.push(VenueOutput { symbol: key.clone(), time, event });
             }
         }
     }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::matching::{SessionCalendar, StpMode};
+use crate::{PunctuationKind, PunctuationSchedule};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::str::FromStr;
@@ -271,4 +272,88 @@ fn replaced_reports_carry_the_replacement_terms() {
     assert_eq!((o[0].status, o[0].replaced_by), (OrderStatus::Replaced, Some(OrderId(2))));
     assert_eq!(o[0].replacement, Some(ReplacementTerms { qty: d("3"), limit_price: Some(d("10.01")), stop_price: None }));
     assert_eq!((o[1].status, o[1].replaces, o[1].replacement.clone()), (OrderStatus::New, Some(OrderId(1)), None));
+}
+
+/// ns of `date` at `hh:mm` UTC.
+fn utc(date: &str, hh: i64, mm: i64) -> i64 {
+    let days = date.parse::<crate::matching::Date>().unwrap().days();
+    ((days * 24 + hh) * 60 + mm) * 60_000_000_000
+}
+
+fn punctuate(op: &VenueOperator, st: &mut Option<VenueState>, t: i64) -> Vec<VenueEvent> {
+    let mut out = Vec::new();
+    op.punctuate(&"SYM".to_string(), st, Timestamp(t), PunctuationKind::StreamTime, &mut out);
+    assert!(out.iter().all(|o| o.symbol == "SYM" && o.time == Timestamp(t)));
+    out.into_iter().map(|o| o.event).collect()
+}
+
+#[test]
+fn day_orders_expire_by_stream_time_punctuation_without_another_command() {
+    use crate::matching::CalendarRules;
+    let key = "SYM".to_string();
+    assert_eq!(VenueOperator::new(BookConfig::default(), 3).punctuation().stream_time_every_ns, None);
+    let op = VenueOperator::new(BookConfig { calendar: CalendarRules::us_equities().compile().unwrap() }, 3);
+    assert_eq!(op.punctuation(), PunctuationSchedule { stream_time_every_ns: Some(EXPIRY_PUNCTUATION_NS), wall_clock_every_ns: None });
+    // Friday 6 March 2026 closes at 16:00 EST = 21:00 UTC; Monday 9 March at 16:00 EDT = 20:00 UTC.
+    let (fri, mon) = (utc("2026-03-06", 21, 0), utc("2026-03-09", 20, 0));
+    assert_eq!(fri % EXPIRY_PUNCTUATION_NS, 0, "closes fall on punctuation boundaries");
+    let mut st = None;
+    run(&op, &mut st, VenueCommand::List(rules()), fri - 3_600_000_000_000);
+    run(&op, &mut st, place(1, 1, Side::Buy, OrderType::Limit, TimeInForce::Day, "2", Some("10.00"), None), fri - 300);
+    run(&op, &mut st, place(2, 2, Side::Buy, OrderType::Limit, TimeInForce::Gtc, "1", Some("9.99"), None), fri - 200);
+    // Partially fills order 1 (1 of 2 at 10.00).
+    let ev = run(&op, &mut st, place(3, 3, Side::Sell, OrderType::Limit, TimeInForce::Ioc, "1", Some("10.00"), None), fri - 150);
+    assert_eq!(orders(&ev).iter().filter(|o| o.order_id == OrderId(1)).count(), 1);
+    run(&op, &mut st, place(4, 4, Side::Sell, OrderType::Limit, TimeInForce::Day, "1", Some("10.05"), None), fri - 100);
+    let before = st.clone();
+
+    // Not due before the close, and never by wall clock.
+    assert!(!op.punctuation_due(&key, st.as_ref(), Timestamp(fri - 1), PunctuationKind::StreamTime));
+    assert!(!op.punctuation_due(&key, st.as_ref(), Timestamp(fri), PunctuationKind::WallClock));
+    assert!(punctuate(&op, &mut st, fri - 1).is_empty());
+    let mut out = Vec::new();
+    op.punctuate(&key, &mut st, Timestamp(fri + 1), PunctuationKind::WallClock, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(st, before, "a punctuation with nothing due changes nothing");
+
+    // At the close: both day orders expire (close, then entry order), then one depth report.
+    assert!(op.punctuation_due(&key, st.as_ref(), Timestamp(fri), PunctuationKind::StreamTime));
+    let commands = st.as_ref().unwrap().commands;
+    let last_report = st.as_ref().unwrap().last_report;
+    let ev = punctuate(&op, &mut st, fri);
+    let o = orders(&ev);
+    assert_eq!(o.iter().map(|o| (o.order_id, o.status)).collect::<Vec<_>>(), vec![(OrderId(1), OrderStatus::Expired), (OrderId(4), OrderStatus::Expired)]);
+    assert_eq!(o.iter().map(|o| o.seq).collect::<Vec<_>>(), vec![last_report + 1, last_report + 2]);
+    assert_eq!((o[0].filled_qty, o[0].leaves_qty, o[0].avg_fill_price), (d("1"), d("0"), Some(d("10"))));
+    let s = st.as_ref().unwrap();
+    assert_eq!(s.commands, commands + 1, "an expiry punctuation is a step of the symbol");
+    assert!(s.fill_notional.is_empty(), "tallies end with the order");
+    match ev.last() {
+        Some(VenueEvent::Depth(dr)) => {
+            assert_eq!(dr.seq, commands + 1);
+            assert_eq!(dr.bids, vec![LevelReport { price: d("9.99"), qty: d("1"), orders: 1 }]);
+            assert!(dr.asks.is_empty());
+        }
+        other => panic!("expected depth last, got {other:?}"),
+    }
+    assert_eq!(ev.len(), 3);
+    // Done: no longer due.
+    assert!(!op.punctuation_due(&key, st.as_ref(), Timestamp(fri + 1), PunctuationKind::StreamTime));
+    assert!(punctuate(&op, &mut st, fri + EXPIRY_PUNCTUATION_NS).is_empty());
+
+    // A day order entered after Friday's close belongs to Monday's session (after the DST
+    // change): it survives the weekend and expires at Monday's 20:00 UTC close.
+    run(&op, &mut st, place(5, 1, Side::Sell, OrderType::Limit, TimeInForce::Day, "1", Some("10.10"), None), fri + 10);
+    assert!(punctuate(&op, &mut st, mon - 1).is_empty());
+    let ev = punctuate(&op, &mut st, mon);
+    assert_eq!(orders(&ev).iter().map(|o| (o.order_id, o.status)).collect::<Vec<_>>(), vec![(OrderId(5), OrderStatus::Expired)]);
+
+    // The lazy path still holds when punctuation has not fired: the next command expires
+    // first, then runs (so the day order cannot trade after its close).
+    run(&op, &mut st, place(6, 1, Side::Sell, OrderType::Limit, TimeInForce::Day, "1", Some("10.20"), None), mon + 10);
+    let tue = utc("2026-03-10", 20, 0);
+    let ev = run(&op, &mut st, place(7, 2, Side::Buy, OrderType::Limit, TimeInForce::Gtc, "1", Some("10.20"), None), tue);
+    let o = orders(&ev);
+    assert_eq!((o[0].order_id, o[0].status), (OrderId(6), OrderStatus::Expired));
+    assert!(ev.iter().all(|e| !matches!(e, VenueEvent::Fill(_))));
 }

@@ -30,10 +30,16 @@
 //!   changed the top levels, the status or the last trade; `seq` = commands processed by
 //!   the symbol.
 //! - Execution reports carry `fee = 0`: fees are the accounts pipeline's business.
+//! - **Day orders** belong to the next session close of the configured trading calendar
+//!   (`tradeflow run matching --calendar FILE`, see [`crate::calendar`]; default: US
+//!   equities, 16:00 New York, weekdays) and expire at it by stream-time punctuation:
+//!   `expired` order events stamped with the partition's stream time, even if the symbol
+//!   gets no further command. Stream time is per input partition, so expiry timing can
+//!   depend on other symbols of the partition; it is deterministic per partition log.
 
 use crate::spec::{DecodeFailure, OutRecord, Pipeline};
 use operators::matching::{
-    AccountId, BookConfig, CancelReason, InstrumentRules, Liquidity as EngLiquidity, OrderId, OrderStatus as EngStatus,
+    AccountId, BookConfig, CalendarRules, CancelReason, InstrumentRules, Liquidity as EngLiquidity, OrderId, OrderStatus as EngStatus,
     OrderType as EngType, RejectReason, Side as EngSide, StpMode, TimeInForce as EngTif, TradingStatus,
 };
 use operators::venue::{
@@ -81,14 +87,16 @@ impl Default for Matching {
 }
 
 impl Matching {
-    /// Topics `<prefix>orders.routed`, ..., group `<prefix>matching`. No session calendar
-    /// (day orders are rejected with `SESSION_CLOSE` until one is configured). The names
-    /// are leaked once per call: build one per process.
+    /// Topics `<prefix>orders.routed`, ..., group `<prefix>matching`, with the built-in
+    /// US-equities session calendar ([`CalendarRules::us_equities`]). The names are leaked
+    /// once per call: build one per process.
     pub fn with_prefix(prefix: &str) -> Self {
-        Self::with_config(prefix, BookConfig::default())
+        let calendar = CalendarRules::us_equities().compile().expect("the built-in calendar is valid");
+        Self::with_config(prefix, BookConfig { calendar })
     }
 
-    /// Like [`Matching::with_prefix`], with a book configuration (session calendar).
+    /// Like [`Matching::with_prefix`], with a book configuration (session calendar; an
+    /// empty one rejects every day order with `SESSION_CLOSE`).
     pub fn with_config(prefix: &str, book: BookConfig) -> Self {
         let leak = |s: &str| -> &'static str { Box::leak(format!("{prefix}{s}").into_boxed_str()) };
         let orders = leak(ORDERS);

@@ -3,4 +3,5 @@
 pub mod accounts;
 pub mod matching;
 pub mod passthrough;
+pub mod portfolio;
 pub mod totals;

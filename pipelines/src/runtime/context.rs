@@ -5,7 +5,7 @@
 //! driver drops all state and rebuilds it from the changelog on the next assignment.
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::producer::{Producer, ThreadedProducer, DefaultProducerContext};
+use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ impl ConsumerContext for DriverContext {
             ev.revoked = true;
             ev.assigned.clear();
             if self.transactional && self.txn_open.swap(false, Ordering::SeqCst) {
-                match self.producer.abort_transaction(Duration::from_secs(30)) {
+                match super::abort_transaction(&self.producer, Duration::from_secs(30)) {
                     Ok(()) => ev.aborted = true,
                     Err(e) => ev.fatal = Some(format!("abort on revoke failed: {e}")),
                 }

@@ -6,8 +6,9 @@
 //! 1. poll a record; open a transaction if none is open;
 //! 2. decode it (unknown schema ids are fetched from the registry once; poison records go
 //!    to the dead-letter topic inside the same transaction);
-//! 3. run the operator on the key's state (stream-time punctuation when due) and produce
-//!    its outputs;
+//! 3. run the operator on the key's state, then stream-time punctuation when the
+//!    partition's stream time crosses a multiple of the schedule (every key with state, in
+//!    key order, skipping keys whose `punctuation_due` is false), and produce the outputs;
 //! 4. every `commit_interval` or `max_batch` records: write the touched keys' state to
 //!    the changelog, add the input offsets to the transaction (with the consumer's group
 //!    metadata, so a zombie from an older generation is fenced), and commit.
@@ -18,6 +19,9 @@
 //! - On abort (error, or revoke with a transaction open) every store is rolled back to the
 //!   last commit and the consumer is rewound to the batch's first offsets.
 //! - On assignment, state comes only from the changelog; no local state survives a restart.
+//!   Stream time comes from the committed offsets' metadata (`st=<ns>`, written in the same
+//!   transaction), so a restarted instance punctuates at the same records as one that never
+//!   stopped; on abort it rolls back with the batch.
 //! - Fatal errors (fenced producer, corrupt changelog) stop the instance with an error; the
 //!   supervisor restarts it and it resumes from the last commit.
 
@@ -124,8 +128,10 @@ struct Driver<P: Pipeline> {
     consumer: BaseConsumer<DriverContext>,
     txn_open: Arc<AtomicBool>,
     stores: BTreeMap<i32, PartitionStore<State<P>>>,
+    /// Stream time per input partition (largest event time seen). Committed as the offset
+    /// metadata (`st=<ns>`) of the partition's input offsets, and restored from it on
+    /// assignment, so punctuation fires at the same records after a restart.
     stream_time: BTreeMap<i32, i64>,
-    next_punctuation: BTreeMap<i32, i64>,
     batch: Batch,
     outs: Vec<Output<P>>,
     summary: RunSummary,
@@ -203,7 +209,6 @@ impl<P: Pipeline> Driver<P> {
             txn_open,
             stores: BTreeMap::new(),
             stream_time: BTreeMap::new(),
-            next_punctuation: BTreeMap::new(),
             batch: Batch::new(),
             outs: Vec::new(),
             summary: RunSummary::default(),
@@ -272,7 +277,6 @@ impl<P: Pipeline> Driver<P> {
             }
             self.stores.clear();
             self.stream_time.clear();
-            self.next_punctuation.clear();
             self.handles.metrics.assigned_partitions.set(0);
         }
         if !ev.assigned.is_empty() {
@@ -291,6 +295,12 @@ impl<P: Pipeline> Driver<P> {
             tpl.add_partition(t, *p);
         }
         let committed = self.consumer.committed_offsets(tpl, self.cfg.transaction_timeout * 2)?;
+        for e in committed.elements() {
+            if let Some(st) = parse_stream_time(e.metadata()) {
+                let slot = self.stream_time.entry(e.partition()).or_insert(st);
+                *slot = (*slot).max(st);
+            }
+        }
         let Some(changelog) = self.pipeline.changelog() else {
             return Ok(());
         };
@@ -376,18 +386,18 @@ impl<P: Pipeline> Driver<P> {
         }
     }
 
+    /// Advances the partition's stream time; punctuates when it crosses a multiple of the
+    /// schedule (never on the first record a partition ever sees: there is nothing to cross).
     fn stream_time_punctuation(&mut self, p: i32, time: Timestamp) -> Result<(), RuntimeError> {
-        let st = self.stream_time.entry(p).or_insert(i64::MIN);
-        *st = (*st).max(time.0);
-        let st = *st;
-        let Some(every) = self.pipeline.operator().punctuation().stream_time_every_ns else {
+        let prev = self.stream_time.get(&p).copied();
+        let st = prev.map_or(time.0, |s| s.max(time.0));
+        self.stream_time.insert(p, st);
+        let (Some(every), Some(prev)) = (self.pipeline.operator().punctuation().stream_time_every_ns, prev) else {
             return Ok(());
         };
-        let next = *self.next_punctuation.entry(p).or_insert_with(|| (st / every + 1) * every);
-        if st < next {
+        if every <= 0 || st.div_euclid(every) == prev.div_euclid(every) {
             return Ok(());
         }
-        self.next_punctuation.insert(p, (st / every + 1) * every);
         self.punctuate_partition(p, Timestamp(st), PunctuationKind::StreamTime)
     }
 
@@ -415,6 +425,10 @@ impl<P: Pipeline> Driver<P> {
         let op = self.pipeline.operator();
         if let Some(store) = self.stores.get_mut(&p) {
             for key in store.keys() {
+                // Keys with nothing due are neither copied nor written to the changelog.
+                if !op.punctuation_due(&key, store.get(&key), time, kind) {
+                    continue;
+                }
                 let outs = &mut self.outs;
                 store.update(&key, |slot| op.punctuate(&key, slot, time, kind, outs));
             }
@@ -479,6 +493,9 @@ impl<P: Pipeline> Driver<P> {
         let mut offsets = TopicPartitionList::new();
         for ((t, p), off) in &self.batch.next {
             offsets.add_partition_offset(t, *p, Offset::Offset(*off))?;
+            if let (Some(st), Some(mut e)) = (self.stream_time.get(p), offsets.find_partition(t, *p)) {
+                e.set_metadata(format_stream_time(*st));
+            }
         }
         let result = if self.eos() {
             self.commit_transaction(&offsets)
@@ -518,7 +535,7 @@ impl<P: Pipeline> Driver<P> {
     fn abort(&mut self, why: &str) -> Result<(), RuntimeError> {
         tracing::warn!(reason = why, records = self.batch.records, "aborting batch");
         if self.eos() && self.txn_open.swap(false, Ordering::SeqCst) {
-            self.producer.abort_transaction(self.cfg.transaction_timeout).map_err(|e| RuntimeError::Fatal(format!("abort failed: {e}")))?;
+            abort_transaction(&self.producer, self.cfg.transaction_timeout).map_err(|e| RuntimeError::Fatal(format!("abort failed: {e}")))?;
         }
         for s in self.stores.values_mut() {
             s.rollback();
@@ -534,8 +551,16 @@ impl<P: Pipeline> Driver<P> {
         Ok(())
     }
 
+    /// Each watermark query is a broker round trip queued behind the consumer's fetch
+    /// long-poll, so one update can take seconds; the 5 s interval starts when it ends so
+    /// that the loop always gets time to poll (otherwise a pipeline with many input
+    /// partitions ends up processing about one record per update).
     fn update_lag(&mut self) {
+        self.measure_lag();
         self.last_lag = Instant::now();
+    }
+
+    fn measure_lag(&mut self) {
         let Ok(pos) = self.consumer.position() else { return };
         let mut lag = 0i64;
         for e in pos.elements() {
@@ -559,6 +584,28 @@ enum Decoded {
 enum TxnFailure {
     Fatal(String),
     Abortable(String),
+}
+
+/// The offset metadata that carries a partition's stream time.
+pub fn format_stream_time(st: i64) -> String {
+    format!("st={st}")
+}
+
+/// The stream time in offset metadata written by [`format_stream_time`] (else `None`).
+pub fn parse_stream_time(metadata: &str) -> Option<i64> {
+    metadata.strip_prefix("st=")?.parse().ok()
+}
+
+/// Aborts the open transaction after letting in-flight records complete.
+///
+/// The flush's result is ignored: the records are being aborted anyway (a delivery failure
+/// is often why we abort). Flushing does not prevent a known librdkafka failure against
+/// Kafka's transaction protocol v2 (KIP-890, the 4.x default): the abort intermittently
+/// fails with INVALID_TXN_STATE (confluentinc/librdkafka#4849), fatal for the producer; the
+/// caller then stops the instance and its restart fences and resumes (see ARCHITECTURE.md).
+pub(crate) fn abort_transaction(producer: &ThreadedProducer<DefaultProducerContext>, timeout: Duration) -> Result<(), KafkaError> {
+    let _ = producer.flush(timeout);
+    producer.abort_transaction(timeout)
 }
 
 /// Retries retriable transaction calls; classifies the rest.
@@ -633,5 +680,20 @@ fn detach(m: BorrowedMessage<'_>, inputs: &'static [&'static str]) -> Detached {
         key: m.key().map(<[u8]>::to_vec),
         payload: m.payload().map(<[u8]>::to_vec),
         timestamp_ms: m.timestamp().to_millis(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{format_stream_time, parse_stream_time};
+
+    #[test]
+    fn stream_time_metadata_round_trips_and_ignores_foreign_metadata() {
+        for st in [i64::MIN, -1, 0, 1_772_737_200_000_000_000, i64::MAX] {
+            assert_eq!(parse_stream_time(&format_stream_time(st)), Some(st));
+        }
+        for other in ["", "st=", "st=x", "ts=5", "5"] {
+            assert_eq!(parse_stream_time(other), None, "{other:?}");
+        }
     }
 }

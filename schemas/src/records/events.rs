@@ -364,3 +364,66 @@ mod opt_bytes {
         Ok(Option::<Owned>::deserialize(d)?.map(|o| o.0))
     }
 }
+
+/// Whether a tax lot holds shares (long) or owes them (short).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LotSide {
+    Long,
+    Short,
+}
+
+/// Holding-period class of a disposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HoldingTerm {
+    ShortTerm,
+    LongTerm,
+}
+
+/// The closed part of one lot (inside [`RealizedGain`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LotDisposal {
+    pub lot_id: String,
+    pub lot_side: LotSide,
+    #[serde(with = "crate::decimal")]
+    pub qty: Decimal,
+    pub opened_at_ns: i64,
+    /// Days since 1970-01-01.
+    pub acquired_on: i32,
+    /// Days since 1970-01-01.
+    pub disposed_on: i32,
+    pub holding_days: i32,
+    #[serde(with = "crate::decimal")]
+    pub proceeds: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub cost_basis: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub gain: Decimal,
+    pub term: HoldingTerm,
+}
+
+/// Gain realized by one closing fill (topic `realized.gains`, key account id).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RealizedGain {
+    pub account_id: String,
+    pub symbol: String,
+    pub fill_id: String,
+    pub side: Side,
+    pub executed_at_ns: i64,
+    /// Days since 1970-01-01.
+    pub trade_date: i32,
+    #[serde(with = "crate::decimal")]
+    pub qty: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub proceeds: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub cost_basis: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub gain: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub short_term_gain: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub long_term_gain: Decimal,
+    pub disposals: Vec<LotDisposal>,
+}

@@ -257,3 +257,77 @@ pub struct BookState {
     pub last_report: i64,
     pub book: Option<BookImage>,
 }
+
+/// How closing fills pick the lots they close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LotMethod {
+    Fifo,
+    Lifo,
+    SpecificLot,
+}
+
+/// Account-level portfolio summary (topic `portfolios.snapshots`, key account id).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PortfolioSnapshot {
+    pub account_id: String,
+    pub as_of_ns: i64,
+    pub lot_method: LotMethod,
+    pub open_positions: i32,
+    #[serde(with = "crate::decimal")]
+    pub cost_basis: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub realized_pnl: Decimal,
+}
+
+/// One open lot of the portfolio changelog. `fee` is exact decimal text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LotState {
+    pub lot_id: String,
+    pub side: super::LotSide,
+    pub opened_at_ns: i64,
+    #[serde(with = "crate::decimal")]
+    pub original_qty: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub qty: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub price: Decimal,
+    pub fee: String,
+}
+
+/// One position of the portfolio changelog. `realized_pnl` is exact decimal text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PositionState {
+    pub symbol: String,
+    pub realized_pnl: String,
+    pub lots: Vec<LotState>,
+}
+
+/// A specific-lot instruction waiting for its fill.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LotInstructionState {
+    pub fill_id: String,
+    pub lots: Vec<String>,
+}
+
+/// Latest mark of a symbol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MarkState {
+    pub symbol: String,
+    #[serde(with = "crate::decimal")]
+    pub last: Decimal,
+    #[serde(with = "crate::decimal")]
+    pub previous_close: Decimal,
+}
+
+/// The portfolio operator's state of one account (compacted `portfolio.changelog`, key
+/// account id). Nothing derived: restoring it gives back the exact operator state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PortfolioState {
+    pub account_id: String,
+    pub lot_method: LotMethod,
+    pub positions: Vec<PositionState>,
+    pub applied_fills: Vec<String>,
+    pub pending_instructions: Vec<LotInstructionState>,
+    pub marks: Vec<MarkState>,
+}

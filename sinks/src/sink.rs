@@ -1,0 +1,494 @@
+//! The ClickHouse sink: one consumer group over the event topics, `read_committed`, batched
+//! INSERTs (RowBinary over HTTP), Kafka offsets committed only after ClickHouse acknowledged
+//! the batch.
+//!
+//! Topics (each under `topic_prefix`): `orders.events` -> `order_events_raw`, `executions` ->
+//! `executions_raw`, `trades` -> `trades_raw`, `ledger` -> `ledger_postings_raw` (one row per
+//! posting), `funding.events` -> `funding_events_raw`; and the dead-letter topic
+//! (`dlq_topic`, not prefixed, like the pipelines' shared `dlq`) -> `dead_letters_raw`.
+//!
+//! Loop:
+//! 1. Poll records into an in-memory batch until it holds `batch_records` records or
+//!    `batch_interval` has passed since its first record.
+//! 2. INSERT each table's rows (one INSERT per non-empty table). A failed INSERT (ClickHouse
+//!    down, timeout, HTTP error) is retried with exponential backoff (`retry_initial` up to
+//!    `retry_max`) until it succeeds or shutdown is requested; Kafka is not committed
+//!    meanwhile. Partially applied INSERTs are harmless (rows are idempotent, see the crate
+//!    docs).
+//! 3. Commit the batch's next offsets synchronously. A failed commit is logged; the records
+//!    will be delivered again and collapse in ClickHouse.
+//!
+//! Decoding uses [`schemas::Codec`]; a writer schema id the codec does not know is looked up
+//! with the caller's [`SchemaLookup`] (registry). An unknown id (registry says not found),
+//! a bad frame or an undecodable body makes a `sink_rejects_raw` row; a registry outage
+//! blocks and retries like a ClickHouse outage.
+//!
+//! Rebalances: after any assignment change the open batch is discarded and every assigned
+//! partition is rewound to its committed offset, so no record is skipped and none is
+//! committed by a member that no longer owns its partition. Static membership
+//! (`group.instance.id = <group>-<instance id>`) gives a restarted instance its partitions
+//! back without waiting for the session timeout.
+//!
+//! Limits: a ClickHouse outage longer than `max.poll.interval.ms` (librdkafka default 300 s;
+//! pass `--kafka-config max.poll.interval.ms=...`) makes the member leave the group; it
+//! rejoins when it polls again and resumes from the committed offsets. No metrics endpoint
+//! yet (counts are logged per batch and returned in [`SinkSummary`]).
+
+use crate::rows::{
+    DeadLetterRow, ExecutionRow, FundingEventRow, LedgerPostingRow, OrderEventRow, Origin, RowError, SinkRejectRow,
+    TradeRow,
+};
+use clickhouse::Client;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use schemas::records::{DeadLetter, ExecutionReport, FundingEvent, LedgerEntry, OrderEvent, Trade};
+use schemas::{AvroRecord, Codec, CodecError};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Sink settings (`tradeflow sink clickhouse` flags).
+#[derive(Clone, Debug)]
+pub struct SinkConfig {
+    pub brokers: String,
+    /// ClickHouse HTTP URL, e.g. `http://127.0.0.1:8123`.
+    pub clickhouse_url: String,
+    pub database: String,
+    /// Prepended to every event topic and to the group id.
+    pub topic_prefix: String,
+    /// Dead-letter topic, used as is (not prefixed).
+    pub dlq_topic: String,
+    /// Static member id suffix.
+    pub instance_id: String,
+    /// Flush when the batch holds this many Kafka records.
+    pub batch_records: usize,
+    /// Flush when the batch's first record is this old.
+    pub batch_interval: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// Timeout of one INSERT (sending plus the server's answer).
+    pub insert_timeout: Duration,
+    pub session_timeout: Duration,
+    /// Extra librdkafka settings.
+    pub extra: Vec<(String, String)>,
+}
+
+impl SinkConfig {
+    pub fn new(brokers: &str, clickhouse_url: &str) -> Self {
+        Self {
+            brokers: brokers.to_string(),
+            clickhouse_url: clickhouse_url.to_string(),
+            database: "tradeflow".into(),
+            topic_prefix: String::new(),
+            dlq_topic: schemas::topics::DLQ.into(),
+            instance_id: "0".into(),
+            batch_records: 10_000,
+            batch_interval: Duration::from_secs(1),
+            retry_initial: Duration::from_millis(200),
+            retry_max: Duration::from_secs(10),
+            insert_timeout: Duration::from_secs(60),
+            session_timeout: Duration::from_secs(10),
+            extra: Vec::new(),
+        }
+    }
+
+    /// The consumer group: `<prefix>sink-clickhouse`.
+    pub fn group_id(&self) -> String {
+        format!("{}sink-clickhouse", self.topic_prefix)
+    }
+
+    /// Every topic the sink reads, with its table.
+    pub fn topics(&self) -> Vec<(String, Table)> {
+        let p = &self.topic_prefix;
+        vec![
+            (format!("{p}orders.events"), Table::OrderEvents),
+            (format!("{p}executions"), Table::Executions),
+            (format!("{p}trades"), Table::Trades),
+            (format!("{p}ledger"), Table::LedgerPostings),
+            (format!("{p}funding.events"), Table::FundingEvents),
+            (self.dlq_topic.clone(), Table::DeadLetters),
+        ]
+    }
+}
+
+/// The raw table a topic goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    OrderEvents,
+    Executions,
+    Trades,
+    LedgerPostings,
+    FundingEvents,
+    DeadLetters,
+}
+
+/// What a schema lookup by id can say.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LookupError {
+    /// The registry does not know the id: the record is rejected.
+    #[error("schema id not found in the registry")]
+    NotFound,
+    /// The registry could not be asked: retried.
+    #[error("schema registry unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Looks a writer schema up by id (the registry behind the codec).
+pub type SchemaLookup =
+    Arc<dyn Fn(u32) -> Pin<Box<dyn Future<Output = Result<apache_avro::Schema, LookupError>> + Send>> + Send + Sync>;
+
+/// Why the sink stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Counts of one run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SinkSummary {
+    pub records: u64,
+    pub rows: u64,
+    pub rejects: u64,
+    pub batches: u64,
+    pub insert_retries: u64,
+    pub discarded_on_rebalance: u64,
+}
+
+/// Counts rebalances so the loop can tell a batch spans one.
+struct Ctx {
+    generation: AtomicU64,
+}
+
+impl ClientContext for Ctx {}
+
+impl ConsumerContext for Ctx {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = tpl.count(), "sink: partitions assigned");
+            }
+            Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "sink: partitions revoked"),
+            Rebalance::Error(e) => tracing::warn!(error = %e, "sink: rebalance error"),
+        }
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Default)]
+struct Batch {
+    orders: Vec<OrderEventRow>,
+    executions: Vec<ExecutionRow>,
+    trades: Vec<TradeRow>,
+    postings: Vec<LedgerPostingRow>,
+    funding: Vec<FundingEventRow>,
+    dead_letters: Vec<DeadLetterRow>,
+    rejects: Vec<SinkRejectRow>,
+    records: usize,
+    /// Next offset to commit per (topic, partition).
+    next: BTreeMap<(String, i32), i64>,
+    started: Option<Instant>,
+}
+
+impl Batch {
+    fn rows(&self) -> usize {
+        self.orders.len()
+            + self.executions.len()
+            + self.trades.len()
+            + self.postings.len()
+            + self.funding.len()
+            + self.dead_letters.len()
+            + self.rejects.len()
+    }
+}
+
+/// Runs the sink until `shutdown` is set (then flushes and commits the open batch, unless
+/// ClickHouse is down, in which case the batch is left uncommitted for the next run).
+pub async fn run(
+    cfg: SinkConfig,
+    codec: Arc<Codec>,
+    lookup: SchemaLookup,
+    shutdown: Arc<AtomicBool>,
+) -> Result<SinkSummary, SinkError> {
+    if cfg.batch_records == 0 {
+        return Err(SinkError::Config("batch_records must be at least 1".into()));
+    }
+    let topics = cfg.topics();
+    let group = cfg.group_id();
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &cfg.brokers)
+        .set("group.id", &group)
+        .set("group.instance.id", format!("{group}-{}", cfg.instance_id))
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "range")
+        .set("session.timeout.ms", cfg.session_timeout.as_millis().to_string());
+    for (k, v) in &cfg.extra {
+        cc.set(k, v);
+    }
+    let consumer: StreamConsumer<Ctx> = cc.create_with_context(Ctx { generation: AtomicU64::new(0) })?;
+    let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
+    consumer.subscribe(&names)?;
+    let client = Client::default()
+        .with_url(&cfg.clickhouse_url)
+        .with_database(&cfg.database)
+        // RowBinary, no schema fetch: ClickHouse 18.16 has no RowBinaryWithNamesAndTypes.
+        .with_validation(false);
+    tracing::info!(group, topics = ?names, url = cfg.clickhouse_url, database = cfg.database, "clickhouse sink started");
+
+    let mut summary = SinkSummary::default();
+    let mut batch = Batch::default();
+    let mut generation = consumer.context().generation.load(Ordering::SeqCst);
+    loop {
+        if shutdown.load(Ordering::SeqCst) {
+            if batch.records > 0 {
+                flush(&cfg, &client, &consumer, &mut batch, &shutdown, &mut summary).await;
+            }
+            break;
+        }
+        let wait = match batch.started {
+            Some(t) => cfg.batch_interval.saturating_sub(t.elapsed()).max(Duration::from_millis(1)),
+            None => Duration::from_millis(200),
+        };
+        match tokio::time::timeout(wait.min(Duration::from_millis(200)), consumer.recv()).await {
+            Ok(Ok(m)) => {
+                let g = consumer.context().generation.load(Ordering::SeqCst);
+                if g != generation {
+                    generation = g;
+                    summary.discarded_on_rebalance += batch.records as u64;
+                    batch = Batch::default();
+                    rewind(&consumer)?;
+                    continue;
+                }
+                let table = topics.iter().find(|(t, _)| t == m.topic()).map(|(_, t)| *t);
+                let Some(table) = table else { continue };
+                add(&mut batch, table, &m, &codec, &lookup, &cfg, &shutdown, &mut summary).await;
+                batch.next.insert((m.topic().to_string(), m.partition()), m.offset() + 1);
+                batch.records += 1;
+                batch.started.get_or_insert_with(Instant::now);
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "sink: consumer error"),
+            Err(_) => {}
+        }
+        let g = consumer.context().generation.load(Ordering::SeqCst);
+        if g != generation {
+            generation = g;
+            if batch.records > 0 {
+                summary.discarded_on_rebalance += batch.records as u64;
+                batch = Batch::default();
+                rewind(&consumer)?;
+            }
+            continue;
+        }
+        let due = batch.started.is_some_and(|t| t.elapsed() >= cfg.batch_interval);
+        if batch.records >= cfg.batch_records || (batch.records > 0 && due) {
+            flush(&cfg, &client, &consumer, &mut batch, &shutdown, &mut summary).await;
+        }
+    }
+    tracing::info!(?summary, "clickhouse sink stopped");
+    Ok(summary)
+}
+
+/// Seeks every assigned partition back to its committed offset (or the beginning).
+fn rewind(consumer: &StreamConsumer<Ctx>) -> Result<(), SinkError> {
+    let assignment = consumer.assignment()?;
+    if assignment.count() == 0 {
+        return Ok(());
+    }
+    let committed = consumer.committed_offsets(assignment, Duration::from_secs(30))?;
+    let mut tpl = TopicPartitionList::new();
+    for e in committed.elements() {
+        let to = match e.offset() {
+            Offset::Offset(o) => Offset::Offset(o),
+            _ => Offset::Beginning,
+        };
+        tpl.add_partition_offset(e.topic(), e.partition(), to)?;
+    }
+    consumer.seek_partitions(tpl, Duration::from_secs(30))?;
+    tracing::info!("sink: batch discarded after a rebalance; rewound to the committed offsets");
+    Ok(())
+}
+
+/// Decodes `T`, learning unknown writer schemas from the registry (retrying while it is down).
+async fn decode<T: AvroRecord>(
+    codec: &Codec,
+    lookup: &SchemaLookup,
+    bytes: &[u8],
+    cfg: &SinkConfig,
+    shutdown: &AtomicBool,
+) -> Result<T, String> {
+    match codec.decode::<T>(bytes) {
+        Err(CodecError::UnknownSchemaId(id)) => {
+            let mut backoff = cfg.retry_initial;
+            loop {
+                match lookup(id).await {
+                    Ok(schema) => {
+                        codec.learn(id, schema);
+                        return codec.decode::<T>(bytes).map_err(|e| e.to_string());
+                    }
+                    Err(LookupError::NotFound) => return Err(format!("unknown schema id {id}")),
+                    Err(LookupError::Unavailable(e)) => {
+                        if shutdown.load(Ordering::SeqCst) {
+                            return Err(format!("schema id {id}: registry unavailable at shutdown: {e}"));
+                        }
+                        tracing::warn!(id, error = e, retry_in = ?backoff, "sink: schema registry unavailable");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(cfg.retry_max);
+                    }
+                }
+            }
+        }
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn add(
+    batch: &mut Batch,
+    table: Table,
+    m: &BorrowedMessage<'_>,
+    codec: &Codec,
+    lookup: &SchemaLookup,
+    cfg: &SinkConfig,
+    shutdown: &AtomicBool,
+    summary: &mut SinkSummary,
+) {
+    let origin = Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() };
+    let reject = |error: String| SinkRejectRow::new(&origin, error, m.key(), m.payload());
+    let Some(value) = m.payload() else {
+        batch.rejects.push(reject("record has no value".into()));
+        summary.rejects += 1;
+        return;
+    };
+    fn rowed<T>(r: Result<T, RowError>) -> Result<T, String> {
+        r.map_err(|e| e.to_string())
+    }
+    let result: Result<(), String> = async {
+        match table {
+            Table::OrderEvents => {
+                let e: OrderEvent = decode(codec, lookup, value, cfg, shutdown).await?;
+                batch.orders.push(rowed(OrderEventRow::new(e, &origin))?);
+            }
+            Table::Executions => {
+                let e: ExecutionReport = decode(codec, lookup, value, cfg, shutdown).await?;
+                batch.executions.push(rowed(ExecutionRow::new(e, &origin))?);
+            }
+            Table::Trades => {
+                let t: Trade = decode(codec, lookup, value, cfg, shutdown).await?;
+                batch.trades.push(rowed(TradeRow::new(t, &origin))?);
+            }
+            Table::LedgerPostings => {
+                let e: LedgerEntry = decode(codec, lookup, value, cfg, shutdown).await?;
+                batch.postings.extend(rowed(LedgerPostingRow::rows(e, &origin))?);
+            }
+            Table::FundingEvents => {
+                let f: FundingEvent = decode(codec, lookup, value, cfg, shutdown).await?;
+                batch.funding.push(rowed(FundingEventRow::new(f, &origin))?);
+            }
+            Table::DeadLetters => {
+                let d: DeadLetter = decode(codec, lookup, value, cfg, shutdown).await?;
+                batch.dead_letters.push(DeadLetterRow::new(d, &origin));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(topic = origin.topic, partition = origin.partition, offset = origin.offset, error, "sink: record rejected");
+        batch.rejects.push(reject(error));
+        summary.rejects += 1;
+    }
+}
+
+async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+    client: &Client,
+    table: &str,
+    rows: &[T],
+    timeout: Duration,
+) -> Result<(), clickhouse::error::Error> {
+    let mut ins = client.insert::<T>(table).await?.with_timeouts(Some(timeout), Some(timeout));
+    for r in rows {
+        ins.write(r).await?;
+    }
+    ins.end().await
+}
+
+/// INSERTs `rows` into `table`, retrying with backoff. `false` if shutdown interrupted it.
+async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+    cfg: &SinkConfig,
+    client: &Client,
+    table: &str,
+    rows: &[T],
+    shutdown: &AtomicBool,
+    summary: &mut SinkSummary,
+) -> bool {
+    if rows.is_empty() {
+        return true;
+    }
+    let mut backoff = cfg.retry_initial;
+    loop {
+        match insert(client, table, rows, cfg.insert_timeout).await {
+            Ok(()) => return true,
+            Err(e) => {
+                summary.insert_retries += 1;
+                if shutdown.load(Ordering::SeqCst) {
+                    tracing::warn!(table, error = %e, "sink: INSERT failed at shutdown; batch left uncommitted");
+                    return false;
+                }
+                tracing::warn!(table, rows = rows.len(), error = %e, retry_in = ?backoff, "sink: INSERT failed, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(cfg.retry_max);
+            }
+        }
+    }
+}
+
+/// Writes the batch to ClickHouse, then commits its offsets. The batch is cleared either way
+/// (uncommitted records are delivered again after a restart or rebalance).
+async fn flush(
+    cfg: &SinkConfig,
+    client: &Client,
+    consumer: &StreamConsumer<Ctx>,
+    batch: &mut Batch,
+    shutdown: &AtomicBool,
+    summary: &mut SinkSummary,
+) {
+    let b = std::mem::take(batch);
+    let t0 = Instant::now();
+    let ok = insert_retrying(cfg, client, "order_events_raw", &b.orders, shutdown, summary).await
+        && insert_retrying(cfg, client, "executions_raw", &b.executions, shutdown, summary).await
+        && insert_retrying(cfg, client, "trades_raw", &b.trades, shutdown, summary).await
+        && insert_retrying(cfg, client, "ledger_postings_raw", &b.postings, shutdown, summary).await
+        && insert_retrying(cfg, client, "funding_events_raw", &b.funding, shutdown, summary).await
+        && insert_retrying(cfg, client, "dead_letters_raw", &b.dead_letters, shutdown, summary).await
+        && insert_retrying(cfg, client, "sink_rejects_raw", &b.rejects, shutdown, summary).await;
+    if !ok {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), next) in &b.next {
+        if let Err(e) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)) {
+            tracing::warn!(error = %e, "sink: bad offset");
+        }
+    }
+    let inserted_ms = t0.elapsed().as_millis();
+    match consumer.commit(&tpl, CommitMode::Sync) {
+        Ok(()) => {
+            summary.batches += 1;
+            summary.records += b.records as u64;
+            summary.rows += b.rows() as u64;
+            tracing::info!(records = b.records, rows = b.rows(), inserted_ms, "sink: batch committed");
+        }
+        Err(e) => tracing::warn!(error = %e, records = b.records, "sink: offset commit failed; the batch will be delivered again"),
+    }
+}
