@@ -248,7 +248,7 @@ mod samples {
             message: Some("needs 100.00, has 50.00".into()),
             origin: Some(OrderEventOrigin::Accounts),
             event_type: Some(OrderEventType::Rejected),
-            fill: Some(OrderFill { fill_id: "x-1".into(), qty: d("0.5"), price: d("187.25"), fee: d("0.01"), settlement_date: 19_733 }),
+            fill: Some(OrderFill { fill_id: "x-1".into(), qty: d("0.5"), price: d("187.25"), fee: d("0.01"), settlement_date: Some(19_733) }),
             new_qty: Some(d("2")),
             new_limit_price: Some(d("187.30")),
             new_stop_price: None,

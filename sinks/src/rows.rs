@@ -191,7 +191,7 @@ impl OrderEventRow {
             fill_qty: opt_dec(e.fill.as_ref().map(|f| f.qty))?,
             fill_price: opt_dec(e.fill.as_ref().map(|f| f.price))?,
             fill_fee: opt_dec(e.fill.as_ref().map(|f| f.fee))?,
-            fill_settlement_days: e.fill.as_ref().map(|f| f.settlement_date),
+            fill_settlement_days: e.fill.as_ref().and_then(|f| f.settlement_date),
             new_qty: opt_dec(e.new_qty)?,
             new_limit_price: opt_dec(e.new_limit_price)?,
             new_stop_price: opt_dec(e.new_stop_price)?,

@@ -123,7 +123,7 @@ fn produce(prefix: &str, codec: &schemas::Codec, n: u64, spread: Duration, seed:
                 qty: dec(5, 0),
                 price: dec(123_456_789, 8),
                 fee: dec(1, 2),
-                settlement_date: 20_455,
+                settlement_date: Some(20_455),
             }),
             new_qty: None,
             new_limit_price: None,

@@ -11,8 +11,9 @@
 //! - **Average fill price** per order (the engine keeps only quantities): a tally of
 //!   `price_ticks * lots` per live order with fills.
 //! - **Order reports for fills**: each execution is followed by the order's
-//!   `partially_filled` / `filled` report, so `orders.events` alone tells every order's
-//!   lifecycle, and a `Trade` carries both order ids.
+//!   `partially_filled` / `filled` report, which carries that execution
+//!   ([`OrderReport::fill`]: exec id, quantity, price), so `orders.events` alone tells every
+//!   order's lifecycle *and* its fills, and a `Trade` carries both order ids.
 //! - **Depth on change**: a [`DepthReport`] (top `depth_levels` per side, status, last
 //!   trade) after a command (or an expiry punctuation) only when that view changed.
 //! - **Day-order expiry at the session close** by stream-time punctuation: with a
@@ -26,6 +27,18 @@
 //!   very record that crosses the close, which is processed before the punctuation).
 //!
 //! Invariants:
+//! - **One ordered stream per order.** Every report of an order (`new`, each fill's
+//!   `partially_filled` / `filled` with its [`OrderReport::fill`], and the terminal
+//!   `canceled` / `expired` / `rejected` / `replaced`) is emitted by the one step of the
+//!   one symbol that owns the order, in the order the book applied them: a fill's report
+//!   always precedes any later terminal report of the same order, and `seq` orders them.
+//!   The `matching` pipeline publishes them all on `orders.events` keyed by account, in
+//!   output order within one transaction, so a consumer of `orders.events` (the accounts
+//!   pipeline) sees every order's fills before its close. `FillReport`s (topic
+//!   `executions`) have no such ordering relative to `orders.events` and must not be
+//!   combined with it by a consumer that needs the order of fills and closes.
+//! - Every `partially_filled` / `filled` report has `fill: Some(_)`, and `fill` is `None`
+//!   on every other report; `fill.exec_id` is the preceding [`FillReport::exec_id`].
 //! - Pure and deterministic, like the engine: same commands and punctuations with the same
 //!   times -> same outputs (ids included) and the same state.
 //! - Per symbol, `OrderReport::seq` is 1, 2, 3, ... (no gaps), `FillReport::exec_id` and
@@ -173,6 +186,20 @@ pub struct OrderReport {
     pub replaces: Option<OrderId>,
     /// On `replaced`: the replacement's terms.
     pub replacement: Option<ReplacementTerms>,
+    /// On `partially_filled` / `filled`: the execution that caused this report (the
+    /// [`FillReport`] just before it). `None` on every other status.
+    pub fill: Option<ReportFill>,
+}
+
+/// The execution behind a `partially_filled` / `filled` [`OrderReport`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFill {
+    /// The execution's per-book id ([`FillReport::exec_id`]).
+    pub exec_id: u64,
+    /// Quantity of this fill.
+    pub qty: Decimal,
+    /// Price of this fill.
+    pub price: Decimal,
 }
 
 /// What a replacement order looks like (on the replaced order's `replaced` report).
@@ -488,6 +515,7 @@ impl VenueOperator {
                             replaced_by,
                             replaces,
                             replacement: if u.status == OrderStatus::Replaced { terms.cloned() } else { None },
+                            fill: None,
                         }),
                     );
                 }
@@ -500,6 +528,11 @@ impl VenueOperator {
                     }
                     let avg = avg_price(&rules, notional, e.cum_qty);
                     fills.push((e.trade_id, e.side, e.order_id));
+                    let fill = ReportFill {
+                        exec_id: e.exec_id,
+                        qty: rules.lots_to_qty(e.fill_qty),
+                        price: rules.ticks_to_price(e.fill_price),
+                    };
                     push(
                         out,
                         VenueEvent::Fill(FillReport {
@@ -533,6 +566,7 @@ impl VenueOperator {
                             replaced_by: None,
                             replaces: None,
                             replacement: None,
+                            fill: Some(fill),
                         }),
                     );
                 }
@@ -693,6 +727,7 @@ fn rejected(seq: u64, rej: Rejection, reason: VenueReason) -> OrderReport {
         replaced_by: None,
         replaces: None,
         replacement: None,
+        fill: None,
     }
 }
 

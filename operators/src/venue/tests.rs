@@ -137,6 +137,36 @@ fn fills_carry_average_prices_and_the_tape_carries_both_order_ids() {
     assert!(ev.is_empty(), "{ev:?}");
 }
 
+/// Every fill's order report carries that execution and follows it directly; the reports
+/// of one order come in book order, so a partial fill's report precedes the cancel of the
+/// rest (the accounts pipeline books fills from these reports, see the module doc).
+#[test]
+fn fill_reports_carry_their_execution_and_precede_the_close() {
+    let op = VenueOperator::new(BookConfig::default(), 2);
+    let mut st = None;
+    run(&op, &mut st, VenueCommand::List(rules()), 1);
+    run(&op, &mut st, place(1, 1, Side::Sell, OrderType::Limit, TimeInForce::Gtc, "1", Some("10.00"), None), 2);
+    run(&op, &mut st, place(2, 2, Side::Sell, OrderType::Limit, TimeInForce::Gtc, "1", Some("10.03"), None), 3);
+    // IOC buy of 3: two fills, then the rest (1) is canceled.
+    let mut ev = run(&op, &mut st, place(3, 3, Side::Buy, OrderType::Limit, TimeInForce::Ioc, "3", Some("10.05"), None), 4);
+    ev.extend(run(&op, &mut st, VenueCommand::Cancel { order_id: OrderId(1), account: AccountId(1) }, 5));
+    for (i, e) in ev.iter().enumerate() {
+        if let VenueEvent::Fill(f) = e {
+            let Some(VenueEvent::Order(r)) = ev.get(i + 1) else { panic!("fill {} not followed by its report", f.exec_id) };
+            let want = ReportFill { exec_id: f.exec_id, qty: f.last_qty, price: f.last_price };
+            assert_eq!((r.order_id, r.fill.as_ref()), (f.order_id, Some(&want)));
+        }
+    }
+    for r in orders(&ev) {
+        assert_eq!(r.fill.is_some(), matches!(r.status, OrderStatus::PartiallyFilled | OrderStatus::Filled), "{r:?}");
+    }
+    let taker: Vec<(OrderStatus, Option<u64>)> =
+        orders(&ev).into_iter().filter(|o| o.order_id == OrderId(3)).map(|o| (o.status, o.fill.as_ref().map(|f| f.exec_id))).collect();
+    assert!(matches!(taker.as_slice(), [.., (OrderStatus::PartiallyFilled, Some(_)), (OrderStatus::PartiallyFilled, Some(_)), (OrderStatus::Canceled, None)]), "{taker:?}");
+    let seqs: Vec<u64> = orders(&ev).iter().map(|o| o.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+}
+
 /// Random command streams (every order type and TIF, replaces, cancels, halts, day orders
 /// with a calendar); at random points the state goes through its image and back, and the
 /// restored copy must equal the original and keep producing identical outputs.

@@ -2,24 +2,39 @@
 //! its topics, keyed by account id.
 //!
 //! Inputs (all keyed by `account_id`, co-partitioned): `accounts.commands`
-//! (AccountCommand), `funding.commands` (FundingCommand), `orders.commands` (OrderCommand),
-//! `executions` (ExecutionReport: fills) and `orders.events` (OrderEvent: the venue's
-//! canceled / expired / rejected / replaced reports). Outputs: `orders.routed` (RoutedOrder,
+//! (AccountCommand), `funding.commands` (FundingCommand), `orders.commands` (OrderCommand)
+//! and `orders.events` (OrderEvent: the venue's fills and its canceled / expired / rejected
+//! / replaced reports). `executions` is **not** an input (see the ordering invariant
+//! below); it stays an output of matching for the portfolio pipeline, ClickHouse and
+//! clients. Outputs: `orders.routed` (RoutedOrder,
 //! key symbol), `orders.events`, `ledger`, `funding.events`, `accounts.snapshots`
 //! (compacted), dead letters on `dlq`; state in the compacted `accounts.changelog`
 //! (AccountState, key account_id). Every topic name can carry a prefix (test isolation).
 //!
 //! Design choices (see also the schema docs of the fields added for this pipeline):
+//! - **Ordering invariant: fills and closes come from one ordered stream.** Kafka orders
+//!   records only within a partition of one topic. The venue publishes every event of an
+//!   order (each fill's `PARTIALLY_FILLED` / `FILLED`, then at most one terminal
+//!   `CANCELED` / `EXPIRED` / `REJECTED` / `REPLACED`) on `orders.events`, keyed by account,
+//!   from the one transaction of the matching instance that owns the symbol, in book order
+//!   (see `crate::catalog::matching` and `operators::venue`). Booking fills from those
+//!   events (not from `executions`, which has no ordering relative to `orders.events`)
+//!   guarantees that a fill is booked before the event that closes its order, so a fill is
+//!   never refused as "order ... is not open" because a later close overtook it.
+//!   Upgrading from a build that booked `executions`: run the new matching first and let
+//!   the old accounts drain its `executions` lag before starting the new one.
 //! - **Own events come back.** `orders.events` is both an output and an input. Only events
-//!   with `origin = VENUE` are booked, and of those only `CANCELED`, `EXPIRED`, `REJECTED`
-//!   (a refused replace when `replaced_by` is set: the replacement id is reported) and
-//!   `REPLACED` (needs `replaced_by` and `new_qty`). Events with `origin = ACCOUNTS` (this
-//!   pipeline's own), without an origin, and venue acks / fill statuses (fills arrive on
-//!   `executions`) decode to [`BoundInput::Ignore`], which touches no state and emits
-//!   nothing. The matching pipeline must therefore set `origin = VENUE`.
+//!   with `origin = VENUE` are booked: `PARTIALLY_FILLED` / `FILLED` as a fill (needs `fill`,
+//!   schema v3: `fill_id` = the execution id, `qty`, `price`, `fee`; its `settlement_date`
+//!   is ignored, the operator computes it), `CANCELED`, `EXPIRED`, `REJECTED` (a refused
+//!   replace when `replaced_by` is set: the replacement id is reported) and `REPLACED`
+//!   (needs `replaced_by` and `new_qty`). Events with `origin = ACCOUNTS` (this pipeline's
+//!   own, which also carry a `fill`), without an origin, and venue acks / pending statuses
+//!   decode to [`BoundInput::Ignore`], which touches no state and emits nothing. The
+//!   matching pipeline must therefore set `origin = VENUE`.
 //! - **Ids.** The pure operator's outputs carry no ids of their own besides ledger entry
 //!   ids, so [`AccountsBinding`] tags each output with the id of the input that caused it
-//!   (the command's `command_id`, the report's `exec_id`, the venue event's `event_id`) and
+//!   (the command's `command_id`, the venue event's `event_id`) and
 //!   its index among that input's outputs. Order and funding `event_id` = `<source>/<index>`;
 //!   routed records carry the order command's `command_id`. Unique as long as input ids
 //!   are (the API and the engine generate unique ids). Deterministic on replay.
@@ -28,7 +43,9 @@
 //!   them (with partition, offset and headers): a KYC tier outside 1..=3, time in force
 //!   `OPG` / `CLS`, not exactly one of qty / notional, a replace without `qty` or with a
 //!   `time_in_force` (the operator cannot change it), a venue `REPLACED` without
-//!   `replaced_by` / `new_qty`, a record on an unexpected topic. Inputs that contradict
+//!   `replaced_by` / `new_qty`, a venue `PARTIALLY_FILLED` / `FILLED` without `fill` (a
+//!   pre-v3 venue: its fill would otherwise be lost silently), a record on an unexpected
+//!   topic (`executions` included). Inputs that contradict
 //!   state (the operator's `InvalidInput`: unknown order, duplicate fill, unknown funding,
 //!   ...) are only known after processing, so they are encoded as a `DeadLetter` value on
 //!   the same `dlq` topic inside the same transaction: `error_kind = INVALID`, the raw
@@ -41,7 +58,7 @@
 //!   them; `filled_qty` is set on fills); routed orders carry no instrument snapshot or
 //!   reference price (matching keeps its own instrument state); a snapshot's position
 //!   `qty` is available + held and `held_qty` the held part.
-//! - **Event time** = the command's `issued_at_ns`, the report's / event's `at_ns`.
+//! - **Event time** = the command's `issued_at_ns`, the venue event's `at_ns`.
 //!
 //! Invariants: [`Accounts::decode`] / [`Accounts::encode`] are pure functions of their
 //! arguments; `encode_state` followed by `decode_state` returns an equal `AccountState`.
@@ -60,7 +77,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub const ACCOUNTS_COMMANDS: &str = "accounts.commands";
 pub const FUNDING_COMMANDS: &str = "funding.commands";
 pub const ORDERS_COMMANDS: &str = "orders.commands";
-pub const EXECUTIONS: &str = "executions";
 pub const ORDER_EVENTS: &str = "orders.events";
 pub const ROUTED: &str = "orders.routed";
 pub const LEDGER: &str = "ledger";
@@ -74,7 +90,6 @@ pub struct Topics {
     pub accounts_commands: &'static str,
     pub funding_commands: &'static str,
     pub orders_commands: &'static str,
-    pub executions: &'static str,
     pub order_events: &'static str,
     pub routed: &'static str,
     pub ledger: &'static str,
@@ -112,7 +127,6 @@ impl Accounts {
             accounts_commands: leak(ACCOUNTS_COMMANDS),
             funding_commands: leak(FUNDING_COMMANDS),
             orders_commands: leak(ORDERS_COMMANDS),
-            executions: leak(EXECUTIONS),
             order_events: leak(ORDER_EVENTS),
             routed: leak(ROUTED),
             ledger: leak(LEDGER),
@@ -124,7 +138,6 @@ impl Accounts {
             topics.accounts_commands,
             topics.funding_commands,
             topics.orders_commands,
-            topics.executions,
             topics.order_events,
         ];
         Accounts { op: AccountsBinding { inner }, name: leak("accounts"), inputs: Box::leak(inputs.into_boxed_slice()), topics }
@@ -143,7 +156,7 @@ impl Accounts {
 /// What the binding knows about the input record behind an operator call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
-    /// `command_id`, `exec_id` or venue `event_id` of the input.
+    /// `command_id` or venue `event_id` of the input.
     pub source_id: String,
     /// Event time (ns).
     pub time_ns: i64,
@@ -355,6 +368,12 @@ fn venue_event(e: w::OrderEvent) -> Result<Option<acc::ExecutionReport>, DecodeF
         return Ok(None);
     }
     Ok(match e.status {
+        w::OrderStatus::PartiallyFilled | w::OrderStatus::Filled => {
+            let Some(f) = e.fill else {
+                return Err(invalid(format!("venue {:?} event {} carries no fill", e.status, e.event_id)));
+            };
+            Some(X::Fill { order_id: e.order_id, fill_id: f.fill_id, qty: f.qty, price: f.price, fee: f.fee })
+        }
         w::OrderStatus::Canceled => Some(X::Canceled { order_id: e.order_id, leaves_qty: e.leaves_qty }),
         w::OrderStatus::Expired => Some(X::Expired { order_id: e.order_id, leaves_qty: e.leaves_qty }),
         w::OrderStatus::Rejected => Some(X::Rejected { order_id: e.replaced_by.unwrap_or(e.order_id), leaves_qty: e.leaves_qty }),
@@ -372,8 +391,6 @@ fn venue_event(e: w::OrderEvent) -> Result<Option<acc::ExecutionReport>, DecodeF
         }
         w::OrderStatus::PendingNew
         | w::OrderStatus::New
-        | w::OrderStatus::PartiallyFilled
-        | w::OrderStatus::Filled
         | w::OrderStatus::PendingCancel
         | w::OrderStatus::PendingReplace => None,
     })
@@ -551,7 +568,7 @@ pub fn order_event_record(e: &acc::OrderEvent, event_id: String) -> w::OrderEven
         }
         OrderEventKind::PartiallyFilled(f) | OrderEventKind::Filled(f) => {
             filled_qty = f.filled_qty;
-            fill = Some(w::OrderFill { fill_id: f.fill_id.clone(), qty: f.qty, price: f.price, fee: f.fee, settlement_date: f.settlement_date });
+            fill = Some(w::OrderFill { fill_id: f.fill_id.clone(), qty: f.qty, price: f.price, fee: f.fee, settlement_date: Some(f.settlement_date) });
             if matches!(e.kind, OrderEventKind::Filled(_)) {
                 (S::Filled, T::Filled)
             } else {
@@ -896,16 +913,6 @@ impl Pipeline for Accounts {
                 w::OrderInstruction::ReplaceOrder(r) => AccountInput::ReplaceOrder(replace(r)?),
             };
             Ok(BoundInput::Apply(env, input))
-        } else if topic == t.executions {
-            let x: w::ExecutionReport = codec.decode(value)?;
-            let input = AccountInput::Execution(acc::ExecutionReport::Fill {
-                order_id: x.order_id,
-                fill_id: x.exec_id.clone(),
-                qty: x.last_qty,
-                price: x.last_price,
-                fee: x.fee,
-            });
-            Ok(BoundInput::Apply(envelope(x.exec_id, x.at_ns, topic, value), input))
         } else if topic == t.order_events {
             let e: w::OrderEvent = codec.decode(value)?;
             let (id, at) = (e.event_id.clone(), e.at_ns);
@@ -1103,21 +1110,41 @@ mod tests {
         assert!(out.iter().any(|o| matches!(&o.output, AccountOutput::OrderEvent(e) if matches!(e.kind, OrderEventKind::Replaced { .. }))));
         assert!(st.as_ref().unwrap().orders.contains_key("o2"));
 
-        // A fill of o2, then the same fill again: the duplicate is dead-lettered.
-        let fill = c.encode(&w::ExecutionReport { exec_id: "x1".into(), trade_id: "t1".into(), account_id: "a1".into(), order_id: "o2".into(), client_order_id: None,
-            symbol: "AAPL".into(), side: w::Side::Buy, last_qty: d("3"), last_price: d("98.5"), cum_qty: d("3"), leaves_qty: d("0"), avg_price: d("98.5"),
-            fee: d("0.01"), liquidity: w::Liquidity::Taker, at_ns: t0 + 6 }).unwrap();
-        let out = run(&p, &c, &mut st, t.executions, fill.clone());
+        // A venue fill event of o2 (the only way fills arrive), then the same fill again: the
+        // duplicate is dead-lettered.
+        let venue_fill = |id: &str, status, fill: Option<w::OrderFill>| w::OrderEvent {
+            event_id: id.into(), account_id: "a1".into(), order_id: "o2".into(), client_order_id: None, symbol: "AAPL".into(), at_ns: t0 + 6,
+            status, reason: None, filled_qty: d("3"), leaves_qty: d("0"), avg_fill_price: Some(d("98.5")), replaced_by: None, message: None,
+            origin: Some(w::OrderEventOrigin::Venue), event_type: None, fill, new_qty: None, new_limit_price: None, new_stop_price: None,
+        };
+        let x1 = w::OrderFill { fill_id: "x1".into(), qty: d("3"), price: d("98.5"), fee: d("0.01"), settlement_date: None };
+        let fill = c.encode(&venue_fill("e2", w::OrderStatus::Filled, Some(x1.clone()))).unwrap();
+        let out = run(&p, &c, &mut st, t.order_events, fill.clone());
+        assert_eq!(out[0].source_id, "e2");
         let events: Vec<w::OrderEvent> = out.iter().filter(|o| matches!(o.output, AccountOutput::OrderEvent(_)))
             .map(|o| c.decode(&p.encode(&c, o).unwrap().value).unwrap()).collect();
         assert_eq!(events[0].status, w::OrderStatus::Filled);
-        assert_eq!(events[0].fill.as_ref().unwrap().fill_id, "x1");
-        let dup = run(&p, &c, &mut st, t.executions, fill.clone());
+        assert_eq!(events[0].origin, Some(w::OrderEventOrigin::Accounts));
+        let booked = events[0].fill.as_ref().unwrap();
+        assert_eq!((booked.fill_id.as_str(), booked.qty, booked.price, booked.fee), ("x1", d("3"), d("98.5"), d("0.01")));
+        assert!(booked.settlement_date.is_some(), "the accounts pipeline sets the settlement date");
+        // Our own echo of the fill event is ignored.
+        let echo = p.encode(&c, out.iter().find(|o| matches!(o.output, AccountOutput::OrderEvent(_))).unwrap()).unwrap();
+        assert_eq!(p.decode(&c, t.order_events, &echo.value).unwrap(), BoundInput::Ignore { time_ns: t0 + 6 });
+        let dup_bytes = c.encode(&venue_fill("e3", w::OrderStatus::Filled, Some(x1))).unwrap();
+        let dup = run(&p, &c, &mut st, t.order_events, dup_bytes.clone());
         assert_eq!(dup.len(), 1);
         let rec = p.encode(&c, &dup[0]).unwrap();
         assert_eq!(rec.topic, schemas::topics::DLQ);
         let dl: w::DeadLetter = c.decode(&rec.value).unwrap();
-        assert_eq!((dl.error_kind, dl.value.as_deref(), dl.failed_at_ns), (w::ErrorKind::Invalid, Some(&fill[..]), t0 + 6));
+        assert_eq!((dl.error_kind, dl.value.as_deref(), dl.failed_at_ns), (w::ErrorKind::Invalid, Some(&dup_bytes[..]), t0 + 6));
+        assert_eq!(dl.source_topic, t.order_events);
+        // A venue fill event without its fill (a pre-v3 venue) is refused, never ignored.
+        let bare = c.encode(&venue_fill("e4", w::OrderStatus::PartiallyFilled, None)).unwrap();
+        assert!(matches!(p.decode(&c, t.order_events, &bare), Err(DecodeFailure::Invalid(_))));
+        // `executions` is no input: fills are booked from `orders.events` only.
+        assert!(!p.inputs().iter().any(|i| i.ends_with("executions")));
+        assert!(matches!(p.decode(&c, "t.executions", &fill), Err(DecodeFailure::Invalid(_))));
 
         // Every ledger entry balances on the wire.
         for o in &all {

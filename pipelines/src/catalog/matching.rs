@@ -30,6 +30,19 @@
 //!   changed the top levels, the status or the last trade; `seq` = commands processed by
 //!   the symbol.
 //! - Execution reports carry `fee = 0`: fees are the accounts pipeline's business.
+//! - **Fills on `orders.events`** (schema v3 of OrderEvent): every `PARTIALLY_FILLED` /
+//!   `FILLED` order event carries its execution in `fill` (`fill_id` = the execution's
+//!   `exec_id` `<SYMBOL>.e<n>`, `qty` / `price` = its `last_qty` / `last_price`, `fee = 0`,
+//!   `settlement_date = null`: the venue does not know the settlement calendar); no other
+//!   event has a `fill`.
+//! - **Ordering invariant.** All order events of one order are produced by the one
+//!   transaction of the one instance that owns the order's symbol, in the operator's output
+//!   order, keyed by account: per order (indeed per account and symbol) `orders.events`
+//!   holds the fills' events before any later terminal event (`CANCELED` / `EXPIRED` /
+//!   `REJECTED` / `REPLACED`). The accounts pipeline relies on this and books fills only
+//!   from `orders.events`. `executions` carries the same fills but is a separate topic
+//!   with no ordering relative to `orders.events`: it feeds the portfolio pipeline,
+//!   ClickHouse and clients, never the accounts pipeline.
 //! - **Day orders** belong to the next session close of the configured trading calendar
 //!   (`tradeflow run matching --calendar FILE`, see [`crate::calendar`]; default: US
 //!   equities, 16:00 New York, weekdays) and expire at it by stream-time punctuation:
@@ -51,7 +64,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use schemas::records::{
     BookImage, BookRules, BookSnapshot, BookState, ExecutionReport, InstrumentCommand, InstrumentInstruction,
-    InstrumentStatus, Level, Liquidity, LiveOrder, OrderEvent, OrderEventOrigin, OrderInstruction, OrderReason,
+    InstrumentStatus, Level, Liquidity, LiveOrder, OrderEvent, OrderEventOrigin, OrderFill, OrderInstruction, OrderReason,
     OrderStatus, OrderType, RoutedOrder, SelfTradePrevention, Side, TimeInForce, Trade,
 };
 use schemas::{Codec, CodecError};
@@ -420,7 +433,13 @@ pub fn wire_output(o: &VenueOutput) -> WireOutput {
                 message,
                 origin: Some(OrderEventOrigin::Venue),
                 event_type: None,
-                fill: None,
+                fill: r.fill.as_ref().map(|f| OrderFill {
+                    fill_id: format!("{sym}.e{}", f.exec_id),
+                    qty: f.qty,
+                    price: f.price,
+                    fee: Decimal::ZERO,
+                    settlement_date: None,
+                }),
                 new_qty: terms.map(|t| t.qty),
                 new_limit_price: terms.and_then(|t| t.limit_price),
                 new_stop_price: terms.and_then(|t| t.stop_price),

@@ -97,7 +97,10 @@ pub enum OrderEventType {
     RejectedByVenue,
 }
 
-/// The fill an accounts-origin fill event booked (schema v2).
+/// The fill behind a `PartiallyFilled` / `Filled` [`OrderEvent`]: on accounts-origin
+/// events the fill the accounts pipeline booked (schema v2); on venue-origin events the
+/// execution that caused the event (schema v3: `fill_id` = the execution's `exec_id`,
+/// `fee` = 0, no `settlement_date`), which is what the accounts pipeline books.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderFill {
     pub fill_id: String,
@@ -107,8 +110,9 @@ pub struct OrderFill {
     pub price: Decimal,
     #[serde(with = "crate::decimal")]
     pub fee: Decimal,
-    /// Days since 1970-01-01.
-    pub settlement_date: i32,
+    /// Settlement date, days since 1970-01-01. `Some` on accounts-origin events; `None` on
+    /// venue-origin events (schema v3 made it optional: the venue does not know it).
+    pub settlement_date: Option<i32>,
 }
 
 /// An order's status change (topic `orders.events`).
@@ -137,7 +141,8 @@ pub struct OrderEvent {
     /// The precise event on accounts-origin events.
     #[serde(default)]
     pub event_type: Option<OrderEventType>,
-    /// The booked fill on accounts-origin fill events.
+    /// The fill on fill events: the booked fill on accounts-origin events, the execution
+    /// on venue-origin events (schema v3).
     #[serde(default)]
     pub fill: Option<OrderFill>,
     /// On venue `Replaced` events: the replacement's open quantity.

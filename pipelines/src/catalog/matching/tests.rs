@@ -170,6 +170,47 @@ fn off_tick_orders_are_rejected_on_the_wire() {
     assert_eq!((b.status, b.seq, b.as_of_ns), (InstrumentStatus::Listed, 1, 5));
 }
 
+/// Fills reach `orders.events` too: each execution record is followed, on the same key
+/// (account), by the order's PARTIALLY_FILLED / FILLED venue event carrying that execution
+/// (`fill_id` = `exec_id`, no settlement date), which is what the accounts pipeline books.
+#[test]
+fn fill_events_carry_their_execution() {
+    let c = codec();
+    let m = Matching::with_prefix("t.");
+    let op = m.operator();
+    let mut st = None;
+    let mut out = Vec::new();
+    for (topic, bytes) in [
+        ("t.instruments.commands", c.encode(&list()).unwrap()),
+        ("t.orders.routed", c.encode(&place(1, 2, Side::Sell, OrderType::Limit, TimeInForce::Gtc, "1", Some("10.00"))).unwrap()),
+        ("t.orders.routed", c.encode(&place(2, 3, Side::Buy, OrderType::Limit, TimeInForce::Ioc, "1.5", Some("10.01"))).unwrap()),
+    ] {
+        let input = m.decode(&c, topic, &bytes).unwrap();
+        let t = m.event_time(&input, None);
+        op.process(&"AAPL".to_string(), &mut st, input, t, &mut out);
+    }
+    let recs: Vec<OutRecord> = out.iter().map(|o| m.encode(&c, o).unwrap()).collect();
+    let mut checked = 0;
+    for (i, r) in recs.iter().enumerate().filter(|(_, r)| r.topic == "t.executions") {
+        let x: ExecutionReport = c.decode(&r.value).unwrap();
+        let next = &recs[i + 1];
+        assert_eq!((next.topic, &next.key), ("t.orders.events", &r.key));
+        let e: OrderEvent = c.decode(&next.value).unwrap();
+        let want = OrderFill { fill_id: x.exec_id.clone(), qty: x.last_qty, price: x.last_price, fee: Decimal::ZERO, settlement_date: None };
+        assert_eq!((e.order_id, e.origin, e.fill), (x.order_id, Some(OrderEventOrigin::Venue), Some(want)));
+        assert_eq!(e.status, if x.leaves_qty.is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled });
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "maker and taker executions");
+    // Every other order event has no fill; the taker's IOC rest is canceled after its fill.
+    let events: Vec<OrderEvent> = recs.iter().filter(|r| r.topic == "t.orders.events").map(|r| c.decode(&r.value).unwrap()).collect();
+    for e in &events {
+        assert_eq!(e.fill.is_some(), matches!(e.status, OrderStatus::PartiallyFilled | OrderStatus::Filled), "{e:?}");
+    }
+    let taker: Vec<OrderStatus> = events.iter().filter(|e| e.order_id == uuid(2)).map(|e| e.status).collect();
+    assert_eq!(taker, vec![OrderStatus::New, OrderStatus::PartiallyFilled, OrderStatus::Canceled]);
+}
+
 /// Random order flow: after every command the state survives the changelog encoding
 /// (`decode_state(encode_state(s)) == s`), and the outputs all encode.
 #[test]
