@@ -56,10 +56,10 @@ pub struct AccountBody {
 }
 
 async fn get_account(State(state): State<AppState>, who: Principal) -> Result<Json<AccountBody>, ApiError> {
-    let a = state.accounts.account(&who.account_id)?.ok_or_else(|| ApiError::NotFound("account not found".into()))?;
+    let a = state.ports.accounts.account(&who.account_id)?.ok_or_else(|| ApiError::NotFound("account not found".into()))?;
     let (mut long, mut short) = (Decimal::ZERO, Decimal::ZERO);
-    for p in state.positions.positions(&who.account_id)? {
-        let price = state.assets.asset(&p.symbol)?.and_then(|x| x.last_trade_price).unwrap_or(p.avg_cost);
+    for p in state.ports.positions.positions(&who.account_id)? {
+        let price = state.ports.assets.asset(&p.symbol)?.and_then(|x| x.last_trade_price).unwrap_or(p.avg_cost);
         let mv = crate::positions::market_value(p.qty, price).ok_or_else(|| ApiError::Internal(format!("market value overflow: {}", p.symbol)))?;
         if mv < Decimal::ZERO {
             short += mv;

@@ -85,7 +85,7 @@ async fn list(
     };
     let class_ok = matches!(p.asset_class.as_deref(), None | Some("") | Some("us_equity"));
     let exchange_ok = matches!(p.exchange.as_deref(), None | Some("") | Some(EXCHANGE));
-    let assets = state.assets.assets()?;
+    let assets = state.ports.assets.assets()?;
     Ok(Json(
         assets
             .iter()
@@ -97,7 +97,7 @@ async fn list(
 
 async fn get_one(State(state): State<AppState>, _who: Principal, Path(symbol): Path<String>) -> Result<Json<AssetBody>, ApiError> {
     let symbol = symbol.to_ascii_uppercase();
-    let asset = state.assets.asset(&symbol)?.ok_or_else(|| ApiError::NotFound(format!("asset not found for {symbol}")))?;
+    let asset = state.ports.assets.asset(&symbol)?.ok_or_else(|| ApiError::NotFound(format!("asset not found for {symbol}")))?;
     Ok(Json(AssetBody::from_record(&asset)))
 }
 

@@ -116,7 +116,7 @@ impl FromRequestParts<AppState> for Principal {
         if key_id.is_empty() || key_id.len() > 256 || secret.len() > 1024 {
             return Err(ApiError::Unauthorized);
         }
-        authenticate(state.keys.clone(), key_id, secret).await
+        authenticate(state.ports.keys.clone(), key_id, secret).await
     }
 }
 

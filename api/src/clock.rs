@@ -86,7 +86,7 @@ struct ClockBody {
 }
 
 async fn get_clock(State(state): State<AppState>, _who: Principal) -> Result<Json<ClockBody>, ApiError> {
-    let now = state.clock.now_ns();
+    let now = state.ports.clock.now_ns();
     let c = state.calendar.clock_at(now).ok_or_else(|| ApiError::Unavailable("trading calendar has no future session".into()))?;
     let off = c.utc_offset_minutes;
     Ok(Json(ClockBody {

@@ -84,14 +84,7 @@ impl Ports {
 /// Shared state of the trading API.
 #[derive(Clone)]
 pub struct AppState {
-    pub commands: Arc<dyn CommandSink>,
-    pub outcomes: Arc<dyn OrderOutcomes>,
-    pub accounts: Arc<dyn AccountView>,
-    pub positions: Arc<dyn PositionView>,
-    pub orders: Arc<dyn OrderView>,
-    pub assets: Arc<dyn AssetView>,
-    pub keys: Arc<dyn ApiKeyStore>,
-    pub clock: Arc<dyn Clock>,
+    pub ports: Ports,
     pub calendar: Arc<TradingCalendar>,
     pub config: ApiConfig,
     /// Orders this process submitted that the views may not show yet.
@@ -100,20 +93,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(ports: Ports, calendar: TradingCalendar, config: ApiConfig) -> AppState {
-        let Ports { commands, outcomes, accounts, positions, orders, assets, keys, clock } = ports;
-        AppState {
-            commands,
-            outcomes,
-            accounts,
-            positions,
-            orders,
-            assets,
-            keys,
-            clock,
-            calendar: Arc::new(calendar),
-            config,
-            submitted: Arc::default(),
-        }
+        AppState { ports, calendar: Arc::new(calendar), config, submitted: Arc::default() }
     }
 }
 

@@ -249,7 +249,7 @@ impl Submitted {
 
 /// An order by id: the view's version, else this process's pending one.
 fn find_order(state: &AppState, order_id: &str) -> Result<Option<OrderRecord>, ApiError> {
-    if let Some(r) = state.orders.order(order_id)? {
+    if let Some(r) = state.ports.orders.order(order_id)? {
         state.submitted.forget(order_id);
         return Ok(Some(r));
     }
@@ -257,7 +257,7 @@ fn find_order(state: &AppState, order_id: &str) -> Result<Option<OrderRecord>, A
 }
 
 fn find_by_client_order_id(state: &AppState, account_id: &str, coid: &str) -> Result<Option<OrderRecord>, ApiError> {
-    if let Some(r) = state.orders.by_client_order_id(account_id, coid)? {
+    if let Some(r) = state.ports.orders.by_client_order_id(account_id, coid)? {
         state.submitted.forget(&r.order.order_id);
         return Ok(Some(r));
     }
@@ -405,13 +405,13 @@ fn same_request(a: &PlaceOrder, b: &PlaceOrder) -> bool {
 /// Waits (bounded) for a pending order's outcome and returns its freshest version.
 async fn settle(state: &AppState, mut record: OrderRecord, watch: Option<crate::ports::OutcomeWatch>) -> Result<OrderRecord, ApiError> {
     if record.status() == OrderStatus::PendingNew {
-        let watch = watch.unwrap_or_else(|| state.outcomes.watch(&record.order.order_id));
+        let watch = watch.unwrap_or_else(|| state.ports.outcomes.watch(&record.order.order_id));
         if let Some(event) = watch.wait(state.config.outcome_wait).await {
             record.apply(&event);
             state.submitted.update(&record);
         }
     }
-    match state.orders.order(&record.order.order_id)? {
+    match state.ports.orders.order(&record.order.order_id)? {
         Some(fresh) => {
             state.submitted.forget(&record.order.order_id);
             Ok(if fresh.last_event.is_some() || record.last_event.is_none() { fresh } else { record })
@@ -442,7 +442,7 @@ async fn place(
     })?;
     let req: OrderRequest = serde_json::from_value(value).map_err(|e| unprocessable(format!("invalid order request: {e}")))?;
     let mut order = validate(&req, uuid_v4())?;
-    let asset = state.assets.asset(&order.symbol)?.ok_or_else(|| unprocessable(format!("asset \"{}\" not found", order.symbol)))?;
+    let asset = state.ports.assets.asset(&order.symbol)?.ok_or_else(|| unprocessable(format!("asset \"{}\" not found", order.symbol)))?;
     if asset.status == InstrumentStatus::Delisted {
         return Err(unprocessable(format!("asset \"{}\" is not active", order.symbol)));
     }
@@ -460,19 +460,19 @@ async fn place(
     if let Some(existing) = find_by_client_order_id(&state, &account_id, &coid)? {
         return replay(&state, existing, &order).await;
     }
-    let now = state.clock.now_ns();
+    let now = state.ports.clock.now_ns();
     let record = OrderRecord { account_id: account_id.clone(), order: order.clone(), submitted_at_ns: now, last_event: None };
     if let Some(existing) = state.submitted.claim(&record) {
         return replay(&state, existing, &order).await;
     }
     // The view may have caught up between the lookup and the claim.
-    if let Some(existing) = state.orders.by_client_order_id(&account_id, &coid)? {
+    if let Some(existing) = state.ports.orders.by_client_order_id(&account_id, &coid)? {
         state.submitted.forget(&order.order_id);
         return replay(&state, existing, &order).await;
     }
-    let watch = state.outcomes.watch(&order.order_id);
+    let watch = state.ports.outcomes.watch(&order.order_id);
     let command = OrderCommand { command_id: uuid_v4(), account_id, issued_at_ns: now, body: OrderInstruction::PlaceOrder(order.clone()) };
-    if let Err(e) = state.commands.submit(command).await {
+    if let Err(e) = state.ports.commands.submit(command).await {
         state.submitted.forget(&order.order_id);
         return Err(e.into());
     }
@@ -546,7 +546,7 @@ fn merged_list(state: &AppState, query: &OrderQuery) -> Result<Vec<OrderRecord>,
             all.insert(r.order.order_id.clone(), r);
         }
     }
-    for r in state.orders.list(query)? {
+    for r in state.ports.orders.list(query)? {
         all.insert(r.order.order_id.clone(), r);
     }
     Ok(query.select(all.into_values()))
@@ -584,10 +584,10 @@ async fn send_cancel(state: &AppState, record: &OrderRecord) -> Result<(), ApiEr
     let command = OrderCommand {
         command_id: uuid_v4(),
         account_id: record.account_id.clone(),
-        issued_at_ns: state.clock.now_ns(),
+        issued_at_ns: state.ports.clock.now_ns(),
         body: OrderInstruction::CancelOrder(CancelOrder { order_id: record.order.order_id.clone() }),
     };
-    Ok(state.commands.submit(command).await?)
+    Ok(state.ports.commands.submit(command).await?)
 }
 
 async fn cancel_one(State(state): State<AppState>, who: Principal, Path(order_id): Path<String>) -> Result<StatusCode, ApiError> {

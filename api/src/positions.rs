@@ -72,11 +72,11 @@ fn body(p: &PositionSnapshot, price: Option<Decimal>, held: Decimal) -> Position
 }
 
 fn render(state: &AppState, account_id: &str, positions: Vec<PositionSnapshot>) -> Result<Vec<PositionBody>, ApiError> {
-    let account = state.accounts.account(account_id)?;
+    let account = state.ports.accounts.account(account_id)?;
     positions
         .iter()
         .map(|p| {
-            let price = state.assets.asset(&p.symbol)?.and_then(|a| a.last_trade_price);
+            let price = state.ports.assets.asset(&p.symbol)?.and_then(|a| a.last_trade_price);
             let held = account
                 .as_ref()
                 .and_then(|a| a.positions.iter().find(|q| q.symbol == p.symbol))
@@ -87,13 +87,13 @@ fn render(state: &AppState, account_id: &str, positions: Vec<PositionSnapshot>) 
 }
 
 async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<Vec<PositionBody>>, ApiError> {
-    let positions = state.positions.positions(&who.account_id)?;
+    let positions = state.ports.positions.positions(&who.account_id)?;
     Ok(Json(render(&state, &who.account_id, positions)?))
 }
 
 async fn get_one(State(state): State<AppState>, who: Principal, Path(symbol): Path<String>) -> Result<Json<PositionBody>, ApiError> {
     let symbol = symbol.to_ascii_uppercase();
-    let p = state.positions.position(&who.account_id, &symbol)?.ok_or_else(|| ApiError::NotFound("position does not exist".into()))?;
+    let p = state.ports.positions.position(&who.account_id, &symbol)?.ok_or_else(|| ApiError::NotFound("position does not exist".into()))?;
     Ok(Json(render(&state, &who.account_id, vec![p])?.remove(0)))
 }
 
