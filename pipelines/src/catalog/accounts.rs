@@ -63,6 +63,7 @@
 //! Invariants: [`Accounts::decode`] / [`Accounts::encode`] are pure functions of their
 //! arguments; `encode_state` followed by `decode_state` returns an equal `AccountState`.
 
+use super::{name_list, prefixed};
 use crate::spec::{DecodeFailure, OutRecord, Pipeline};
 use operators::accounts::{
     self as acc, AccountInput, AccountOutput, AccountState, AccountsOperator, Date, EntrySide, Ledger,
@@ -122,7 +123,7 @@ impl Accounts {
     /// Like [`Accounts::with_prefix`] with an explicit operator (its config must be the
     /// same on every instance and on replay).
     pub fn with_config(prefix: &str, inner: AccountsOperator) -> Self {
-        let leak = |s: &str| -> &'static str { Box::leak(format!("{prefix}{s}").into_boxed_str()) };
+        let leak = |name: &str| prefixed(prefix, name);
         let topics = Topics {
             accounts_commands: leak(ACCOUNTS_COMMANDS),
             funding_commands: leak(FUNDING_COMMANDS),
@@ -140,7 +141,7 @@ impl Accounts {
             topics.orders_commands,
             topics.order_events,
         ];
-        Accounts { op: AccountsBinding { inner }, name: leak("accounts"), inputs: Box::leak(inputs.into_boxed_slice()), topics }
+        Accounts { op: AccountsBinding { inner }, name: leak("accounts"), inputs: name_list(inputs), topics }
     }
 
     /// The topic names.

@@ -50,6 +50,7 @@
 //!   gets no further command. Stream time is per input partition, so expiry timing can
 //!   depend on other symbols of the partition; it is deterministic per partition log.
 
+use super::{name_list, prefixed};
 use crate::spec::{DecodeFailure, OutRecord, Pipeline};
 use operators::matching::{
     AccountId, BookConfig, CalendarRules, CancelReason, InstrumentRules, Liquidity as EngLiquidity, OrderId, OrderStatus as EngStatus,
@@ -111,13 +112,13 @@ impl Matching {
     /// Like [`Matching::with_prefix`], with a book configuration (session calendar; an
     /// empty one rejects every day order with `SESSION_CLOSE`).
     pub fn with_config(prefix: &str, book: BookConfig) -> Self {
-        let leak = |s: &str| -> &'static str { Box::leak(format!("{prefix}{s}").into_boxed_str()) };
+        let leak = |name: &str| prefixed(prefix, name);
         let orders = leak(ORDERS);
         let instruments = leak(INSTRUMENTS);
         Matching {
             op: VenueOperator::new(book, DEPTH_LEVELS),
             name: leak("matching"),
-            inputs: Box::leak(vec![orders, instruments].into_boxed_slice()),
+            inputs: name_list(vec![orders, instruments]),
             orders,
             instruments,
             executions: leak(EXECUTIONS),

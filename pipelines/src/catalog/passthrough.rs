@@ -1,6 +1,7 @@
 //! `passthrough`: forwards `passthrough.input` to `passthrough.output` through the full
 //! runtime (decode, operator, encode, transaction). Used by the runtime-overhead benchmark.
 
+use super::{name_list, prefixed};
 use crate::spec::{DecodeFailure, OutRecord, Pipeline};
 use operators::reference::{Amount, PassThrough as Op};
 use operators::Timestamp;
@@ -24,8 +25,7 @@ impl PassThrough {
     /// A pass-through with its own group / transactional id prefix and topics (benchmarks).
     /// The names are leaked: build one per run.
     pub fn custom(name: &str, input: &str, output: &str) -> Self {
-        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
-        Self { op: Op, name: leak(name), inputs: Box::leak(vec![leak(input)].into_boxed_slice()), output: leak(output) }
+        Self { op: Op, name: prefixed("", name), inputs: name_list(vec![prefixed("", input)]), output: prefixed("", output) }
     }
 }
 

@@ -38,6 +38,7 @@
 //! then `decode_state` returns an equal `AccountState`; outputs per account follow the
 //! account's fill order (the partition order of `executions`).
 
+use super::{name_list, prefixed};
 use crate::spec::{DecodeFailure, OutRecord, Pipeline};
 use operators::portfolio::{
     AccountState, Fill, Lot, LotId, LotMethod, LotSide, Mark, PortfolioConfig, PortfolioInput, PortfolioOperator,
@@ -89,7 +90,7 @@ impl Portfolio {
     /// Like [`Portfolio::with_prefix`] with an explicit config (it must be the same on
     /// every instance and on replay).
     pub fn with_config(prefix: &str, config: PortfolioConfig) -> Self {
-        let leak = |s: &str| -> &'static str { Box::leak(format!("{prefix}{s}").into_boxed_str()) };
+        let leak = |name: &str| prefixed(prefix, name);
         let topics = Topics {
             executions: leak(EXECUTIONS),
             positions: leak(POSITIONS),
@@ -100,7 +101,7 @@ impl Portfolio {
         Portfolio {
             op: PortfolioBinding { inner: PortfolioOperator::new(config) },
             name: leak("portfolio"),
-            inputs: Box::leak(vec![topics.executions].into_boxed_slice()),
+            inputs: name_list(vec![topics.executions]),
             topics,
         }
     }

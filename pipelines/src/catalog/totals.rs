@@ -4,6 +4,7 @@
 //! `totals.changelog` (RunningTotal). Inputs with a negative `seq` are invalid (dead-lettered),
 //! which gives the poison tests a validation failure to exercise.
 
+use super::{name_list, prefixed};
 use crate::spec::{DecodeFailure, OutRecord, Pipeline};
 use operators::reference::{Amount, RunningTotal, Total, TotalChanged};
 use operators::Timestamp;
@@ -30,13 +31,12 @@ impl Totals {
     /// Topics `<prefix>totals.input|output|changelog`, group `<prefix>totals`. The names are
     /// leaked once per call: build one per process.
     pub fn with_prefix(prefix: &str) -> Self {
-        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         Totals {
             op: RunningTotal,
-            name: leak(format!("{prefix}totals")),
-            inputs: Box::leak(vec![leak(format!("{prefix}{INPUT}"))].into_boxed_slice()),
-            output: leak(format!("{prefix}{OUTPUT}")),
-            changelog: leak(format!("{prefix}{CHANGELOG}")),
+            name: prefixed(prefix, "totals"),
+            inputs: name_list(vec![prefixed(prefix, INPUT)]),
+            output: prefixed(prefix, OUTPUT),
+            changelog: prefixed(prefix, CHANGELOG),
         }
     }
 }
