@@ -251,6 +251,5 @@ async fn runtime_loop(
     };
     shutdown.store(true, Ordering::SeqCst);
     task.await??;
-    let _ = interval;
     Ok(n as f64 / (end - first.expect("records seen")).as_secs_f64())
 }

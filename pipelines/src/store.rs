@@ -1,11 +1,12 @@
 //! The in-memory state store of one input partition, with a transaction-scoped undo log.
 //!
 //! Invariants:
-//! - Between `begin`-less mutations and [`PartitionStore::commit`], every key touched is in
-//!   the dirty set exactly once and its pre-transaction value is in the undo log.
+//! - Between two commits, every key touched is in the undo log exactly once, with its
+//!   pre-transaction value.
 //! - [`PartitionStore::rollback`] restores exactly the state at the last commit.
-//! - [`PartitionStore::commit`] returns the touched keys in key order with their new
-//!   values (`None` = deleted), which the runtime writes to the changelog.
+//! - [`PartitionStore::pending`] lists the touched keys in key order with their new values
+//!   (`None` = deleted); the runtime writes them to the changelog, and once the transaction
+//!   has committed, [`PartitionStore::mark_committed`] starts the next one.
 //! - The store is a cache of the changelog: it is rebuilt from it on assignment and holds
 //!   nothing the changelog does not.
 
@@ -71,23 +72,7 @@ impl<S: Clone> PartitionStore<S> {
         self.data.is_empty()
     }
 
-    /// Whether anything changed since the last commit.
-    pub fn is_dirty(&self) -> bool {
-        !self.undo.is_empty()
-    }
-
-    /// Ends the transaction: returns the touched keys with their current values.
-    pub fn commit(&mut self) -> Vec<(String, Option<S>)> {
-        std::mem::take(&mut self.undo)
-            .into_keys()
-            .map(|k| {
-                let v = self.data.get(&k).cloned();
-                (k, v)
-            })
-            .collect()
-    }
-
-    /// The changes a commit would return, without ending the transaction.
+    /// The touched keys with their current values (`None` = deleted), in key order.
     pub fn pending(&self) -> Vec<(String, Option<S>)> {
         self.undo.keys().map(|k| (k.clone(), self.data.get(k).cloned())).collect()
     }
@@ -160,9 +145,11 @@ mod tests {
                         live.remove(&k);
                     }
                     Op::Commit => {
-                        for (k, v) in store.commit() {
+                        // As the runtime does: write the pending changes, then mark them committed.
+                        for (k, v) in store.pending() {
                             match v { Some(v) => { changelog.insert(k, v); } None => { changelog.remove(&k); } }
                         }
+                        store.mark_committed();
                         committed = live.clone();
                     }
                     Op::Rollback => {
