@@ -6,6 +6,8 @@
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
+use prometheus_client::metrics::gauge::Gauge;
+use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,9 @@ pub struct DriverContext {
     pub txn_open: Arc<AtomicBool>,
     pub events: Mutex<RebalanceEvents>,
     pub transactional: bool,
+    /// Set from librdkafka's statistics callback (`statistics.interval.ms`), off the
+    /// processing loop: records between each assigned partition's position and its end.
+    pub lag: Gauge,
 }
 
 impl DriverContext {
@@ -40,7 +45,24 @@ impl DriverContext {
     }
 }
 
-impl ClientContext for DriverContext {}
+impl ClientContext for DriverContext {
+    /// Consumer lag: per desired partition, its end (the last stable offset, as a
+    /// `read_committed` reader sees it, else the high watermark) minus the position (the
+    /// offset after the last record handed to the driver, else the committed offset, else
+    /// the low watermark). librdkafka's own `consumer_lag` is measured from the consumer's
+    /// committed offset, which transactional offset commits do not update.
+    fn stats(&self, stats: Statistics) {
+        let mut lag = 0i64;
+        for p in stats.topics.values().flat_map(|t| t.partitions.values()).filter(|p| p.partition >= 0 && p.desired) {
+            let end = if p.ls_offset >= 0 { p.ls_offset } else { p.hi_offset };
+            let position = [p.app_offset, p.committed_offset, p.lo_offset].into_iter().find(|o| *o >= 0);
+            if let (true, Some(position)) = (end >= 0, position) {
+                lag += (end - position).max(0);
+            }
+        }
+        self.lag.set(lag);
+    }
+}
 
 impl ConsumerContext for DriverContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

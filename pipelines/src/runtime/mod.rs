@@ -136,7 +136,6 @@ struct Driver<P: Pipeline> {
     outs: Vec<Output<P>>,
     summary: RunSummary,
     last_wall_punctuation: Instant,
-    last_lag: Instant,
     batches_attempted: u64,
 }
 
@@ -181,6 +180,7 @@ impl<P: Pipeline> Driver<P> {
             txn_open: txn_open.clone(),
             events: Mutex::new(Default::default()),
             transactional: eos,
+            lag: handles.metrics.lag.clone(),
         };
         let mut cc = base.clone();
         cc.set("group.id", pipeline.name())
@@ -193,7 +193,9 @@ impl<P: Pipeline> Driver<P> {
             // group-wide rebalance.
             .set("group.instance.id", format!("{}-{}", pipeline.name(), cfg.instance_id))
             .set("session.timeout.ms", cfg.session_timeout.as_millis().to_string())
-            .set("heartbeat.interval.ms", (cfg.session_timeout.as_millis() / 5).max(100).to_string());
+            .set("heartbeat.interval.ms", (cfg.session_timeout.as_millis() / 5).max(100).to_string())
+            // Feeds the consumer-lag gauge (DriverContext::stats).
+            .set("statistics.interval.ms", "5000");
         let consumer: BaseConsumer<DriverContext> = cc.create_with_context(ctx)?;
         consumer.subscribe(pipeline.inputs())?;
         Ok(Driver {
@@ -213,7 +215,6 @@ impl<P: Pipeline> Driver<P> {
             outs: Vec::new(),
             summary: RunSummary::default(),
             last_wall_punctuation: Instant::now(),
-            last_lag: Instant::now(),
             batches_attempted: 0,
         })
     }
@@ -253,9 +254,6 @@ impl<P: Pipeline> Driver<P> {
             if self.batch.open && (self.batch.records >= self.cfg.max_batch || self.batch.started.elapsed() >= self.cfg.commit_interval) {
                 self.commit()?;
             }
-            if self.last_lag.elapsed() >= Duration::from_secs(5) {
-                self.update_lag();
-            }
         }
         tracing::info!(records_in = self.summary.records_in, commits = self.summary.commits, aborts = self.summary.aborts, "stopped");
         Ok(self.summary.clone())
@@ -280,14 +278,13 @@ impl<P: Pipeline> Driver<P> {
             self.handles.metrics.assigned_partitions.set(0);
         }
         if !ev.assigned.is_empty() {
-            let parts: BTreeSet<i32> = ev.assigned.iter().map(|(_, p)| *p).collect();
             self.handles.metrics.assigned_partitions.set(ev.assigned.len() as i64);
-            self.restore(&ev.assigned, &parts)?;
+            self.restore(&ev.assigned)?;
         }
         Ok(())
     }
 
-    fn restore(&mut self, assigned: &[(String, i32)], parts: &BTreeSet<i32>) -> Result<(), RuntimeError> {
+    fn restore(&mut self, assigned: &[(String, i32)]) -> Result<(), RuntimeError> {
         // Waits for a previous owner's pending transaction on these partitions to finish
         // (require_stable offset fetch under read_committed).
         let mut tpl = TopicPartitionList::new();
@@ -304,11 +301,13 @@ impl<P: Pipeline> Driver<P> {
         let Some(changelog) = self.pipeline.changelog() else {
             return Ok(());
         };
+        // Co-partitioned inputs share partition numbers: one store per number.
+        let parts: BTreeSet<i32> = assigned.iter().map(|(_, p)| *p).collect();
         let started = Instant::now();
         tracing::info!(partitions = ?parts, "restore started");
         let metrics = self.handles.metrics.clone();
         let pause = self.handles.debug_restore_pause;
-        let stores = restore::restore(&*self.pipeline, &self.codec, &self.base, changelog, parts, self.cfg.transaction_timeout * 4, pause, || {
+        let stores = restore::restore(&*self.pipeline, &self.codec, &self.base, changelog, &parts, self.cfg.transaction_timeout * 4, pause, || {
             metrics.restored.inc();
         })?;
         let keys: usize = stores.values().map(|s| s.len()).sum();
@@ -549,30 +548,6 @@ impl<P: Pipeline> Driver<P> {
         self.handles.metrics.aborts.inc();
         std::thread::sleep(Duration::from_millis(100));
         Ok(())
-    }
-
-    /// Each watermark query is a broker round trip queued behind the consumer's fetch
-    /// long-poll, so one update can take seconds; the 5 s interval starts when it ends so
-    /// that the loop always gets time to poll (otherwise a pipeline with many input
-    /// partitions ends up processing about one record per update).
-    fn update_lag(&mut self) {
-        self.measure_lag();
-        self.last_lag = Instant::now();
-    }
-
-    fn measure_lag(&mut self) {
-        let Ok(pos) = self.consumer.position() else { return };
-        let mut lag = 0i64;
-        for e in pos.elements() {
-            if let Ok((_, high)) = self.consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1)) {
-                let at = match e.offset() {
-                    Offset::Offset(o) => o,
-                    _ => 0,
-                };
-                lag += (high - at).max(0);
-            }
-        }
-        self.handles.metrics.lag.set(lag);
     }
 }
 
