@@ -21,7 +21,7 @@ use schemas::records::{AccountStatus, KycStatus};
 use serde::Serialize;
 
 /// Alpaca's Account object.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AccountBody {
     pub id: String,
     pub account_number: String,

@@ -32,6 +32,8 @@ async fn every_endpoint_for_every_kind_of_caller() {
         row(Method::GET, &format!("/v2/orders/{ORDER_OTHER}"), [404, 200, 404, 200, 401]),
         row(Method::DELETE, &format!("/v2/orders/{ORDER_OWN}"), [204, 404, 403, 204, 401]),
         row(Method::DELETE, &format!("/v2/orders/{ORDER_OTHER}"), [404, 204, 403, 204, 401]),
+        Row { method: Method::PATCH, path: format!("/v2/orders/{ORDER_OWN}"), body: Some(serde_json::json!({"qty": "2"})), expect: [200, 404, 403, 403, 401] },
+        Row { method: Method::PATCH, path: format!("/v2/orders/{ORDER_OTHER}"), body: Some(serde_json::json!({"qty": "2"})), expect: [404, 200, 403, 403, 401] },
         row(Method::GET, "/v2/orders:by_client_order_id?client_order_id=coid-own", [200, 404, 200, 404, 401]),
         row(Method::DELETE, "/v2/orders", [207, 207, 403, 207, 401]),
         row(Method::GET, "/v2/account", [200, 200, 200, 200, 401]),
@@ -105,4 +107,61 @@ async fn wrong_method_and_oversized_body_answer_in_alpacas_shape() {
     assert_eq!(t.request(Method::PUT, TRADER, "/v2/clock", None).await, (405, serde_json::json!({"code": 40510000, "message": "method not allowed"})));
     let big = serde_json::json!({"symbol": "AAPL", "pad": "x".repeat(3 << 20)});
     assert_eq!(t.post(TRADER, "/v2/orders", big).await, (413, serde_json::json!({"code": 41310000, "message": "request body too large"})));
+}
+
+/// The activity and watchlist endpoints (fixture: `activities::tests::seeded`, acc-1's
+/// watchlist "own" = `WL_OWN`, acc-2's "other" = `WL_OTHER`). Watchlists are per account
+/// for every role (the admin's are acc-9's); analysts read but never write them.
+#[tokio::test]
+async fn activities_and_watchlists_for_every_kind_of_caller() {
+    use crate::watchlists::tests::{WL_OTHER, WL_OWN};
+    let json = |v: serde_json::Value| Some(v);
+    // (method, path, the path as /openapi.json lists it, body, expected per caller)
+    let rows: Vec<(Method, String, &str, Option<serde_json::Value>, [u16; 5])> = vec![
+        (Method::GET, "/v2/account/activities".into(), "/v2/account/activities", None, [200, 200, 200, 200, 401]),
+        (Method::GET, "/v2/account/activities?activity_types=FILL,CSD&direction=asc".into(), "/v2/account/activities", None, [200, 200, 200, 200, 401]),
+        (Method::GET, "/v2/account/activities/FILL".into(), "/v2/account/activities/{activity_type}", None, [200, 200, 200, 200, 401]),
+        (Method::GET, "/v2/account/activities/NOPE".into(), "/v2/account/activities/{activity_type}", None, [422, 422, 422, 422, 401]),
+        (Method::GET, "/v2/watchlists".into(), "/v2/watchlists", None, [200, 200, 200, 200, 401]),
+        (Method::POST, "/v2/watchlists".into(), "/v2/watchlists", json(serde_json::json!({"name": "new", "symbols": ["AAPL"]})), [200, 200, 403, 200, 401]),
+        (Method::GET, format!("/v2/watchlists/{WL_OWN}"), "/v2/watchlists/{watchlist_id}", None, [200, 404, 200, 404, 401]),
+        (Method::GET, format!("/v2/watchlists/{WL_OTHER}"), "/v2/watchlists/{watchlist_id}", None, [404, 200, 404, 404, 401]),
+        (Method::PUT, format!("/v2/watchlists/{WL_OWN}"), "/v2/watchlists/{watchlist_id}", json(serde_json::json!({"name": "renamed"})), [200, 404, 403, 404, 401]),
+        (Method::POST, format!("/v2/watchlists/{WL_OWN}"), "/v2/watchlists/{watchlist_id}", json(serde_json::json!({"symbol": "HALT"})), [200, 404, 403, 404, 401]),
+        (Method::DELETE, format!("/v2/watchlists/{WL_OWN}/AAPL"), "/v2/watchlists/{watchlist_id}/{symbol}", None, [200, 404, 403, 404, 401]),
+        (Method::DELETE, format!("/v2/watchlists/{WL_OWN}"), "/v2/watchlists/{watchlist_id}", None, [204, 404, 403, 404, 401]),
+        (Method::DELETE, format!("/v2/watchlists/{WL_OTHER}"), "/v2/watchlists/{watchlist_id}", None, [404, 204, 403, 404, 401]),
+        (Method::GET, "/v2/watchlists:by_name?name=own".into(), "/v2/watchlists:by_name", None, [200, 404, 200, 404, 401]),
+        (Method::PUT, "/v2/watchlists:by_name?name=own".into(), "/v2/watchlists:by_name", json(serde_json::json!({"symbols": ["HALT"]})), [200, 404, 403, 404, 401]),
+        (Method::POST, "/v2/watchlists:by_name?name=own".into(), "/v2/watchlists:by_name", json(serde_json::json!({"symbol": "HALT"})), [200, 404, 403, 404, 401]),
+        (Method::DELETE, "/v2/watchlists:by_name?name=own".into(), "/v2/watchlists:by_name", None, [204, 404, 403, 404, 401]),
+    ];
+    let callers = [("trader own", TRADER), ("trader other", OTHER_TRADER), ("analyst", ANALYST), ("admin", ADMIN), ("anonymous", ANONYMOUS)];
+    let mut failures = Vec::new();
+    for (method, path, spec, body, expect) in &rows {
+        let listed = crate::openapi::V2_OPERATIONS.iter().any(|(m, p, ..)| m.eq_ignore_ascii_case(method.as_str()) && p == spec);
+        if !listed {
+            failures.push(format!("{method} {spec} is not in openapi::V2_OPERATIONS"));
+        }
+        for (i, (name, caller)) in callers.iter().enumerate() {
+            let mut t = TestApp::new();
+            t.state = t.state.clone().with_activities(crate::activities::tests::seeded()).with_watchlists(crate::watchlists::tests::seeded());
+            let (status, got) = t.request(method.clone(), *caller, path, body.clone()).await;
+            if status != expect[i] {
+                failures.push(format!("{method} {path} as {name}: {status} (expected {}) {got}", expect[i]));
+            }
+            if status >= 400 {
+                let code = got["code"].as_u64().unwrap_or(0);
+                if code / 100_000 != u64::from(status) || !got["message"].is_string() {
+                    failures.push(format!("{method} {path} as {name}: not Alpaca's error shape: {got}"));
+                }
+            }
+            // Nothing of acc-1's leaks to acc-2's trader.
+            if *name == "trader other" && status == 200 && *method == Method::GET {
+                let text = got.to_string();
+                assert!(!text.contains(WL_OWN) && !text.contains("o-1") && !text.contains("dep-1") && !text.contains("\"own\""), "{path}: {got}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} cells failed:\n{}", failures.len(), failures.join("\n"));
 }

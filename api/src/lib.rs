@@ -6,24 +6,42 @@
 //!   [`positions`], [`clock`], [`assets`]. Errors are [`ApiError`] (Alpaca's
 //!   `{"code", "message"}` shape). Authentication and roles: [`auth`].
 //! - [`ports`]: the traits the Kafka side will implement (command sink, order outcomes,
-//!   read views, API keys, clock); [`memory`]: in-memory implementations (tests, demo).
+//!   read views, API keys, clock, live order events); [`memory`]: in-memory implementations
+//!   (tests, demo).
+//! - [`stream`]: `trade_updates` over Alpaca's WebSocket protocol (`GET /stream`) and as
+//!   Server-Sent Events (`GET /v2/events/trades`).
 //!
 //! Invariants: no Kafka client here; money and quantities are `Decimal` in Rust and exact
 //! JSON strings on the wire (never floats); handlers read time only from the `Clock` port.
-//! Not yet: a configured request body limit layer (axum's default 2 MB applies and answers
-//! 413 in Alpaca's shape), CORS, rate limits, audit log.
+//! - The platform API `/api/v1` ([`v1`]: users, sessions with JWTs ([`jwt`]), API keys,
+//!   funding, administration; its ports in [`v1::ports`], in memory in
+//!   [`platform_memory`]), the audit log's hash chain ([`audit`]), request limits and CORS
+//!   ([`limits`], configured in [`ApiConfig::limits`]) and `GET /openapi.json`
+//!   ([`openapi`]). `/api/v1` needs [`AppState::with_platform`] (else 503).
+//! - Account activities ([`activities`], port [`ports::ActivityView`]) and watchlists
+//!   ([`watchlists`], port [`ports::WatchlistStore`]): enabled by
+//!   [`AppState::with_activities`] / [`AppState::with_watchlists`] (else 503).
 
 pub mod account;
+pub mod activities;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod format;
+pub mod jwt;
+pub mod limits;
 pub mod memory;
+pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod platform_memory;
 pub mod ports;
 pub mod positions;
+pub mod stream;
+pub mod v1;
+pub mod watchlists;
 
 #[cfg(test)]
 mod authz_tests;
@@ -34,7 +52,7 @@ pub use clock::{Session, TradingCalendar};
 pub use error::ApiError;
 
 use axum::Router;
-use ports::{AccountView, ApiKeyStore, AssetView, Clock, CommandSink, OrderOutcomes, OrderView, PositionView};
+use ports::{AccountView, ApiKeyStore, AssetView, Clock, CommandSink, OrderEventFeed, OrderOutcomes, OrderView, PositionView};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,11 +62,13 @@ pub struct ApiConfig {
     /// How long `POST /v2/orders` waits for the accepted / rejected event before answering
     /// with the pending order (`pending_new`).
     pub outcome_wait: Duration,
+    /// Body size, rate limits and CORS of every route.
+    pub limits: limits::LimitsConfig,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { outcome_wait: Duration::from_secs(2) }
+        ApiConfig { outcome_wait: Duration::from_secs(2), limits: limits::LimitsConfig::default() }
     }
 }
 
@@ -63,6 +83,8 @@ pub struct Ports {
     pub assets: Arc<dyn AssetView>,
     pub keys: Arc<dyn ApiKeyStore>,
     pub clock: Arc<dyn Clock>,
+    /// Live order events for the trade-updates streams ([`stream`]).
+    pub feed: Arc<dyn OrderEventFeed>,
 }
 
 impl Ports {
@@ -74,6 +96,7 @@ impl Ports {
             accounts: backend.clone(),
             positions: backend.clone(),
             orders: backend.clone(),
+            feed: backend.clone(),
             assets: backend,
             keys,
             clock,
@@ -89,23 +112,60 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Orders this process submitted that the views may not show yet.
     pub(crate) submitted: Arc<orders::Submitted>,
+    /// The platform API's ports and settings; `None`: `/api/v1` answers 503, no audit log.
+    pub platform: Option<Arc<v1::Platform>>,
+    /// Rate limiters (built from `config.limits`, shared by clones of this state).
+    pub(crate) limiters: Arc<limits::Limiters>,
+    /// Account activities ([`activities`]); `None`: those endpoints answer 503.
+    pub activities: Option<Arc<dyn ports::ActivityView>>,
+    /// Watchlists ([`watchlists`]); `None`: those endpoints answer 503.
+    pub watchlists: Option<Arc<dyn ports::WatchlistStore>>,
 }
 
 impl AppState {
     pub fn new(ports: Ports, calendar: TradingCalendar, config: ApiConfig) -> AppState {
-        AppState { ports, calendar: Arc::new(calendar), config, submitted: Arc::default() }
+        let limiters = Arc::new(limits::Limiters::new(&config.limits));
+        AppState { ports, calendar: Arc::new(calendar), config, submitted: Arc::default(), platform: None, limiters, activities: None, watchlists: None }
+    }
+
+    /// Adds the platform API. `ports.api_keys` must write to the backend behind
+    /// `self.ports.keys`.
+    pub fn with_platform(mut self, ports: v1::PlatformPorts, jwt: jwt::JwtConfig) -> AppState {
+        self.platform = Some(Arc::new(v1::Platform { ports, jwt }));
+        self
+    }
+
+    /// Serves `/v2/account/activities` from `view`.
+    pub fn with_activities(mut self, view: Arc<dyn ports::ActivityView>) -> AppState {
+        self.activities = Some(view);
+        self
+    }
+
+    /// Serves `/v2/watchlists` from `store`.
+    pub fn with_watchlists(mut self, store: Arc<dyn ports::WatchlistStore>) -> AppState {
+        self.watchlists = Some(store);
+        self
     }
 }
 
-/// The Trading API v2 router.
+/// The router: Trading API v2, platform API v1, `/openapi.json`, with the audit, limit and
+/// CORS layers.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let (limits, limiters) = (state.config.limits.clone(), state.limiters.clone());
+    let router = Router::new()
         .merge(orders::router())
         .merge(account::router())
         .merge(positions::router())
         .merge(clock::router())
         .merge(assets::router())
+        .merge(stream::router())
+        .merge(activities::router())
+        .merge(watchlists::router())
+        .merge(v1::router())
+        .route("/openapi.json", axum::routing::get(openapi::serve))
         .fallback(|| async { ApiError::NotFound("endpoint not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), v1::audit_layer::audit))
+        .with_state(state);
+    limits::apply(router, &limits, limiters)
 }

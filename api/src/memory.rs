@@ -8,8 +8,8 @@
 
 use crate::auth::{hash_secret, Principal};
 use crate::ports::{
-    is_outcome, AccountView, ApiKeyStore, AssetRecord, AssetView, BoxFuture, Clock, CommandSink, OrderOutcomes, OrderQuery,
-    OrderRecord, OrderView, OutcomeWatch, PortError, PositionView, StoredKey,
+    is_outcome, AccountView, ApiKeyStore, AssetRecord, AssetView, BoxFuture, Clock, CommandSink, FeedEvent, OrderEventFeed,
+    OrderOutcomes, OrderQuery, OrderRecord, OrderView, OutcomeWatch, PortError, PositionView, StoredKey, FEED_CAPACITY,
 };
 use rust_decimal::Decimal;
 use schemas::records::{
@@ -18,15 +18,20 @@ use schemas::records::{
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, oneshot};
+
+pub use crate::activities::MemoryActivities;
+pub use crate::watchlists::MemoryWatchlists;
 
 /// How the simulated platform answers order commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
-    /// Accept every new order (`new`) and cancel every cancel request (`canceled`).
+    /// Accept every new order (`new`), cancel every cancel request (`canceled`) and
+    /// replace every open order (the old one `replaced`, the new one `new`).
     Accept,
-    /// Reject every new order with this reason and message.
+    /// Reject every new order, and refuse every replace (`REPLACE_REJECTED` on the old
+    /// order), with this reason and message.
     Reject(OrderReason, String),
     /// Record commands, answer nothing (the API's wait times out).
     Silent,
@@ -48,11 +53,13 @@ struct Inner {
 pub struct MemoryBackend {
     inner: Mutex<Inner>,
     reply: Mutex<Reply>,
+    /// Every applied event, for [`OrderEventFeed`] subscribers.
+    feed: broadcast::Sender<Arc<FeedEvent>>,
 }
 
 impl Default for MemoryBackend {
     fn default() -> Self {
-        MemoryBackend { inner: Mutex::default(), reply: Mutex::new(Reply::Accept) }
+        MemoryBackend { inner: Mutex::default(), reply: Mutex::new(Reply::Accept), feed: broadcast::channel(FEED_CAPACITY).0 }
     }
 }
 
@@ -106,13 +113,26 @@ impl MemoryBackend {
     /// Applies an `orders.events` record: updates the order and completes its watches.
     pub fn publish(&self, event: OrderEvent) {
         let mut g = self.lock();
-        Self::apply_event(&mut g, event);
+        self.apply_event(&mut g, event);
     }
 
-    fn apply_event(g: &mut Inner, event: OrderEvent) {
+    /// Like [`MemoryBackend::publish`], and streams `position_qty` with the event.
+    pub fn publish_with_position(&self, event: OrderEvent, position_qty: Option<Decimal>) {
+        let mut g = self.lock();
+        self.apply(&mut g, event, position_qty);
+    }
+
+    fn apply_event(&self, g: &mut Inner, event: OrderEvent) {
+        self.apply(g, event, None)
+    }
+
+    fn apply(&self, g: &mut Inner, event: OrderEvent, position_qty: Option<Decimal>) {
         if let Some(r) = g.orders.get_mut(&event.order_id) {
             r.apply(&event);
         }
+        let order = g.orders.get(&event.order_id).cloned();
+        // No subscriber is not an error.
+        let _ = self.feed.send(Arc::new(FeedEvent { account_id: event.account_id.clone(), event: event.clone(), order, position_qty }));
         if is_outcome(&event) {
             for tx in g.watches.remove(&event.order_id).unwrap_or_default() {
                 let _ = tx.send(event.clone());
@@ -165,7 +185,7 @@ impl MemoryBackend {
                     }
                     Reply::Silent => return Ok(()),
                 };
-                Self::apply_event(&mut g, event);
+                self.apply_event(&mut g, event);
             }
             OrderInstruction::CancelOrder(cancel) => {
                 if reply == Reply::Silent {
@@ -175,10 +195,48 @@ impl MemoryBackend {
                 if crate::ports::is_open(record.status()) {
                     let mut e = Self::event_for(&mut g, &record, at + 1_000, OrderStatus::Canceled, OrderEventType::Canceled);
                     e.reason = Some(OrderReason::UserCanceled);
-                    Self::apply_event(&mut g, e);
+                    self.apply_event(&mut g, e);
                 }
             }
-            OrderInstruction::ReplaceOrder(_) => {}
+            OrderInstruction::ReplaceOrder(rep) => {
+                // As the Kafka view: the command creates the replacement from the old order.
+                let Some(old) = g.orders.get(&rep.order_id).cloned() else { return Ok(()) };
+                let order = schemas::records::PlaceOrder {
+                    order_id: rep.new_order_id.clone(),
+                    client_order_id: rep.client_order_id.clone().or_else(|| Some(rep.new_order_id.clone())),
+                    qty: rep.qty.or(old.order.qty),
+                    limit_price: rep.limit_price.or(old.order.limit_price),
+                    stop_price: rep.stop_price.or(old.order.stop_price),
+                    time_in_force: rep.time_in_force.unwrap_or(old.order.time_in_force),
+                    ..old.order.clone()
+                };
+                let new = OrderRecord { account_id: command.account_id, order, submitted_at_ns: at, last_event: None };
+                g.orders.insert(rep.new_order_id.clone(), new.clone());
+                match reply {
+                    // The old order is replaced (linked to the new one), the new one is live.
+                    Reply::Accept if crate::ports::is_open(old.status()) => {
+                        let mut e = Self::event_for(&mut g, &old, at + 1_000, OrderStatus::Replaced, OrderEventType::Replaced);
+                        e.reason = Some(OrderReason::ReplacedByNewOrder);
+                        e.replaced_by = Some(rep.new_order_id.clone());
+                        self.apply_event(&mut g, e);
+                        let e = Self::event_for(&mut g, &new, at + 1_000, OrderStatus::New, OrderEventType::Accepted);
+                        self.apply_event(&mut g, e);
+                    }
+                    // The accounts pipeline's refusal: an event on the old order, which stays open.
+                    Reply::Accept | Reply::Reject(..) => {
+                        let mut e = Self::event_for(&mut g, &old, at + 1_000, old.status(), OrderEventType::ReplaceRejected);
+                        e.reason = Some(match reply {
+                            Reply::Reject(reason, _) => reason,
+                            _ => OrderReason::Other,
+                        });
+                        if let Reply::Reject(_, message) = reply {
+                            e.message = Some(message);
+                        }
+                        self.apply_event(&mut g, e);
+                    }
+                    Reply::Silent => {}
+                }
+            }
         }
         Ok(())
     }
@@ -207,6 +265,12 @@ impl OrderOutcomes for MemoryBackend {
             None => g.watches.entry(order_id.to_string()).or_default().push(tx),
         }
         watch
+    }
+}
+
+impl OrderEventFeed for MemoryBackend {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<FeedEvent>> {
+        self.feed.subscribe()
     }
 }
 

@@ -1,5 +1,5 @@
-//! Orders: `POST/GET/DELETE /v2/orders`, `GET/DELETE /v2/orders/{id}`,
-//! `GET /v2/orders:by_client_order_id`.
+//! Orders: `POST/GET/DELETE /v2/orders`, `GET/PATCH/DELETE /v2/orders/{id}`,
+//! `GET /v2/orders:by_client_order_id`. Replacing (`PATCH`) is in [`replace`].
 //!
 //! Placing an order:
 //! 1. The request is validated into a `PlaceOrder` (422 with a clear message otherwise):
@@ -19,6 +19,13 @@
 //!    `ApiConfig::outcome_wait` for the accepted / rejected event; the response is the
 //!    order with its real status (`new`, `rejected` with `reject_reason` and
 //!    `reject_message` as extension fields), or `pending_new` on timeout.
+//!
+//! Replacement links: `replaced_by` is shown only while the order is `pending_replace` or
+//! `replaced` (a refused replace leaves the order `new`, without the link); `replaces` comes
+//! from the old order's `replaced_by` in the view, or from this process's own replaces
+//! ([`Submitted`]) until the view shows the link.
+
+pub mod replace;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -99,8 +106,9 @@ fn reason_name(r: OrderReason) -> String {
 // ---------------------------------------------------------------------------------------
 // The Order object
 
-/// Alpaca's Order object (plus `reject_reason` / `reject_message`, extensions).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+/// Alpaca's Order object (plus `reject_reason` / `reject_message`, extensions). Money and
+/// quantities are decimal strings.
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct OrderBody {
     pub id: String,
     pub client_order_id: String,
@@ -131,6 +139,8 @@ pub struct OrderBody {
     pub stop_price: Option<String>,
     pub status: &'static str,
     pub extended_hours: bool,
+    /// Always `null` (simple orders only).
+    #[schema(value_type = Option<Vec<Object>>)]
     pub legs: Option<Vec<OrderBody>>,
     pub trail_percent: Option<String>,
     pub trail_price: Option<String>,
@@ -157,7 +167,9 @@ impl OrderBody {
             canceled_at: when(OrderStatus::Canceled),
             failed_at: when(OrderStatus::Rejected),
             replaced_at: when(OrderStatus::Replaced),
-            replaced_by: ev.and_then(|e| e.replaced_by.clone()),
+            replaced_by: ev
+                .filter(|_| matches!(status, OrderStatus::Replaced | OrderStatus::PendingReplace))
+                .and_then(|e| e.replaced_by.clone()),
             replaces: None,
             asset_id: uuid_v8("asset", &o.symbol),
             symbol: o.symbol.clone(),
@@ -199,6 +211,9 @@ pub(crate) struct Submitted {
 struct SubmittedInner {
     by_key: HashMap<(String, String), OrderRecord>,
     key_of: HashMap<String, (String, String)>,
+    /// Replacement id -> replaced order id, for replaces this process submitted; an entry
+    /// leaves once the view links the two (the old order's `replaced_by`).
+    replaces: HashMap<String, String>,
 }
 
 impl Submitted {
@@ -239,6 +254,18 @@ impl Submitted {
         }
     }
 
+    fn note_replace(&self, new_order_id: &str, old_order_id: &str) {
+        self.lock().replaces.insert(new_order_id.to_string(), old_order_id.to_string());
+    }
+
+    fn forget_replace(&self, new_order_id: &str) {
+        self.lock().replaces.remove(new_order_id);
+    }
+
+    fn replaces(&self) -> Vec<(String, String)> {
+        self.lock().replaces.iter().map(|(n, o)| (n.clone(), o.clone())).collect()
+    }
+
     fn forget(&self, order_id: &str) {
         let mut g = self.lock();
         if let Some(k) = g.key_of.remove(order_id) {
@@ -264,20 +291,106 @@ fn find_by_client_order_id(state: &AppState, account_id: &str, coid: &str) -> Re
     Ok(state.submitted.by_client_order_id(account_id, coid))
 }
 
+/// Replacement id -> the id of the order it replaces, for `account_id`'s orders (see the
+/// module doc). Scans the account's orders once.
+fn replaces_index(state: &AppState, account_id: &str) -> Result<HashMap<String, String>, ApiError> {
+    let query = OrderQuery {
+        account_id: account_id.to_string(),
+        status: StatusFilter::All,
+        after_ns: None,
+        until_ns: None,
+        direction: Direction::Asc,
+        limit: usize::MAX,
+        symbols: Vec::new(),
+    };
+    let mut index = HashMap::new();
+    for r in state.ports.orders.list(&query)? {
+        if matches!(r.status(), OrderStatus::Replaced | OrderStatus::PendingReplace) {
+            if let Some(new_id) = r.last_event.as_ref().and_then(|e| e.replaced_by.clone()) {
+                index.insert(new_id, r.order.order_id.clone());
+            }
+        }
+    }
+    for (new_id, old_id) in state.submitted.replaces() {
+        if index.get(&new_id) == Some(&old_id) {
+            state.submitted.forget_replace(&new_id);
+        } else {
+            index.entry(new_id).or_insert(old_id);
+        }
+    }
+    Ok(index)
+}
+
+/// The Alpaca order of `record`, with `replaces` filled in from `index`.
+fn order_body(record: &OrderRecord, index: &HashMap<String, String>) -> OrderBody {
+    let mut body = OrderBody::from_record(record);
+    body.replaces = index.get(&record.order.order_id).cloned();
+    body
+}
+
+/// [`order_body`] for one order.
+fn single_body(state: &AppState, record: &OrderRecord) -> Result<OrderBody, ApiError> {
+    Ok(order_body(record, &replaces_index(state, &record.account_id)?))
+}
+
+// ---------------------------------------------------------------------------------------
+// Request shapes for the OpenAPI document (the handlers read strings and validate them).
+// Decimals are documented as strings of digits with at most 8 fractional digits.
+
+/// `side` values.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub enum SideName {
+    Buy,
+    Sell,
+}
+
+/// `type` values (`trailing_stop` is refused with 422).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub enum OrderTypeName {
+    Market,
+    Limit,
+    Stop,
+    StopLimit,
+}
+
+/// `time_in_force` values.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub enum TimeInForceName {
+    Day,
+    Gtc,
+    Ioc,
+    Fok,
+    Opg,
+    Cls,
+}
+
 // ---------------------------------------------------------------------------------------
 // Placing orders
 
-/// `POST /v2/orders` body. Unknown fields are ignored.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /v2/orders` body. Unknown fields are ignored. Decimals may also be JSON numbers.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct OrderRequest {
     pub symbol: Option<String>,
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,8})?$")]
     pub qty: Option<serde_json::Value>,
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,8})?$")]
     pub notional: Option<serde_json::Value>,
+    #[schema(value_type = Option<SideName>)]
     pub side: Option<String>,
     #[serde(rename = "type")]
+    #[schema(value_type = Option<OrderTypeName>)]
     pub order_type: Option<String>,
+    #[schema(value_type = Option<TimeInForceName>)]
     pub time_in_force: Option<String>,
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,8})?$")]
     pub limit_price: Option<serde_json::Value>,
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,8})?$")]
     pub stop_price: Option<serde_json::Value>,
     pub extended_hours: Option<bool>,
     pub client_order_id: Option<String>,
@@ -307,6 +420,40 @@ fn decimal_field(name: &str, v: &Option<serde_json::Value>) -> Result<Option<Dec
     Ok(Some(d.normalize()))
 }
 
+fn parse_tif(s: &str) -> Result<TimeInForce, ApiError> {
+    Ok(match s {
+        "day" => TimeInForce::Day,
+        "gtc" => TimeInForce::Gtc,
+        "ioc" => TimeInForce::Ioc,
+        "fok" => TimeInForce::Fok,
+        "opg" => TimeInForce::Opg,
+        "cls" => TimeInForce::Cls,
+        other => return Err(unprocessable(format!("invalid time_in_force: {other:?}"))),
+    })
+}
+
+/// The client's `client_order_id`, or a generated one; at most 128 characters.
+fn client_order_id(given: Option<&str>) -> Result<String, ApiError> {
+    match given {
+        None | Some("") => Ok(uuid_v4()),
+        Some(c) if c.len() > MAX_CLIENT_ORDER_ID => {
+            Err(unprocessable(format!("client_order_id must be at most {MAX_CLIENT_ORDER_ID} characters")))
+        }
+        Some(c) => Ok(c.to_string()),
+    }
+}
+
+/// A JSON request body (`POST` and `PATCH`): 400 if it is not JSON, 422 if it is not an
+/// object's shape the handler can read, 413 if too large.
+fn json_body(body: Result<Json<serde_json::Value>, JsonRejection>) -> Result<serde_json::Value, ApiError> {
+    let Json(value) = body.map_err(|e| match e {
+        JsonRejection::JsonDataError(_) => unprocessable("request body is not a JSON object"),
+        e if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest("request body format is invalid".into()),
+    })?;
+    Ok(value)
+}
+
 fn required<'a>(name: &str, v: &'a Option<String>) -> Result<&'a str, ApiError> {
     v.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| unprocessable(format!("{name} is required")))
 }
@@ -330,15 +477,7 @@ pub fn validate(req: &OrderRequest, order_id: String) -> Result<PlaceOrder, ApiE
         "trailing_stop" => return Err(unprocessable("order type trailing_stop is not supported")),
         other => return Err(unprocessable(format!("invalid order type: {other:?}"))),
     };
-    let time_in_force = match required("time_in_force", &req.time_in_force)? {
-        "day" => TimeInForce::Day,
-        "gtc" => TimeInForce::Gtc,
-        "ioc" => TimeInForce::Ioc,
-        "fok" => TimeInForce::Fok,
-        "opg" => TimeInForce::Opg,
-        "cls" => TimeInForce::Cls,
-        other => return Err(unprocessable(format!("invalid time_in_force: {other:?}"))),
-    };
+    let time_in_force = parse_tif(required("time_in_force", &req.time_in_force)?)?;
     match req.order_class.as_deref() {
         None | Some("") | Some("simple") => {}
         Some(other) => return Err(unprocessable(format!("order_class {other:?} is not supported (simple only)"))),
@@ -372,13 +511,7 @@ pub fn validate(req: &OrderRequest, order_id: String) -> Result<PlaceOrder, ApiE
     if extended_hours && (order_type != OrderType::Limit || time_in_force != TimeInForce::Day) {
         return Err(unprocessable("extended_hours orders must be limit orders with time_in_force day"));
     }
-    let client_order_id = match req.client_order_id.as_deref() {
-        None | Some("") => uuid_v4(),
-        Some(c) if c.len() > MAX_CLIENT_ORDER_ID => {
-            return Err(unprocessable(format!("client_order_id must be at most {MAX_CLIENT_ORDER_ID} characters")));
-        }
-        Some(c) => c.to_string(),
-    };
+    let client_order_id = client_order_id(req.client_order_id.as_deref())?;
     Ok(PlaceOrder {
         order_id,
         client_order_id: Some(client_order_id),
@@ -394,6 +527,23 @@ pub fn validate(req: &OrderRequest, order_id: String) -> Result<PlaceOrder, ApiE
         reference_price: None,
         extended_hours,
     })
+}
+
+/// The instrument as the asset view sees it now (for the accounts pipeline's pre-trade
+/// checks) and its last trade price; 422 if the asset is unknown or delisted.
+fn instrument_of(state: &AppState, symbol: &str) -> Result<(InstrumentSnapshot, Option<Decimal>), ApiError> {
+    let asset = state.ports.assets.asset(symbol)?.ok_or_else(|| unprocessable(format!("asset \"{symbol}\" not found")))?;
+    if asset.status == InstrumentStatus::Delisted {
+        return Err(unprocessable(format!("asset \"{symbol}\" is not active")));
+    }
+    let snapshot = InstrumentSnapshot {
+        status: asset.status,
+        tick_size: asset.listing.tick_size,
+        lot_size: asset.listing.lot_size,
+        min_qty: asset.listing.min_qty,
+        max_order_notional: asset.listing.max_order_notional,
+    };
+    Ok((snapshot, asset.last_trade_price))
 }
 
 /// Whether two orders ask for the same thing (an idempotent retry).
@@ -435,25 +585,12 @@ async fn place(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     who.require_trading()?;
-    let Json(value) = body.map_err(|e| match e {
-        JsonRejection::JsonDataError(_) => unprocessable("request body is not a JSON object"),
-        e if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::BadRequest("request body format is invalid".into()),
-    })?;
+    let value = json_body(body)?;
     let req: OrderRequest = serde_json::from_value(value).map_err(|e| unprocessable(format!("invalid order request: {e}")))?;
     let mut order = validate(&req, uuid_v4())?;
-    let asset = state.ports.assets.asset(&order.symbol)?.ok_or_else(|| unprocessable(format!("asset \"{}\" not found", order.symbol)))?;
-    if asset.status == InstrumentStatus::Delisted {
-        return Err(unprocessable(format!("asset \"{}\" is not active", order.symbol)));
-    }
-    order.instrument = Some(InstrumentSnapshot {
-        status: asset.status,
-        tick_size: asset.listing.tick_size,
-        lot_size: asset.listing.lot_size,
-        min_qty: asset.listing.min_qty,
-        max_order_notional: asset.listing.max_order_notional,
-    });
-    order.reference_price = asset.last_trade_price;
+    let (instrument, reference_price) = instrument_of(&state, &order.symbol)?;
+    order.instrument = Some(instrument);
+    order.reference_price = reference_price;
     let account_id = who.account_id.clone();
     let coid = order.client_order_id.clone().unwrap_or_default();
 
@@ -534,7 +671,9 @@ async fn list(
 ) -> Result<Json<Vec<OrderBody>>, ApiError> {
     let Query(params) = params.map_err(query_error)?;
     let query = list_query(&who.account_id, &params)?;
-    Ok(Json(merged_list(&state, &query)?.iter().map(OrderBody::from_record).collect()))
+    let records = merged_list(&state, &query)?;
+    let index = if records.is_empty() { HashMap::new() } else { replaces_index(&state, &who.account_id)? };
+    Ok(Json(records.iter().map(|r| order_body(r, &index)).collect()))
 }
 
 /// The view's listing plus this process's submissions the view does not show yet
@@ -558,7 +697,7 @@ fn visible(who: &Principal, record: Option<OrderRecord>) -> Result<OrderRecord, 
 
 async fn get_one(State(state): State<AppState>, who: Principal, Path(order_id): Path<String>) -> Result<Json<OrderBody>, ApiError> {
     let record = visible(&who, find_order(&state, &order_id)?)?;
-    Ok(Json(OrderBody::from_record(&record)))
+    Ok(Json(single_body(&state, &record)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -574,7 +713,7 @@ async fn get_by_client_order_id(
     let Query(params) = params.map_err(query_error)?;
     let coid = required("client_order_id", &params.client_order_id)?;
     let record = visible(&who, find_by_client_order_id(&state, &who.account_id, coid)?)?;
-    Ok(Json(OrderBody::from_record(&record)))
+    Ok(Json(single_body(&state, &record)?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -642,7 +781,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v2/orders", get(list).post(place).delete(cancel_all))
         .route("/v2/orders:by_client_order_id", get(get_by_client_order_id))
-        .route("/v2/orders/{order_id}", get(get_one).delete(cancel_one))
+        .route("/v2/orders/{order_id}", get(get_one).delete(cancel_one).patch(replace::replace))
 }
 
 #[cfg(test)]

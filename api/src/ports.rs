@@ -11,6 +11,8 @@
 //! - Read views are synchronous: they read materialized state (in-memory maps fed by
 //!   consumers). They return the typed wire records (`AccountSnapshot`,
 //!   `PositionSnapshot`, `PlaceOrder` + `OrderEvent`, `ListInstrument`), never API shapes.
+//! - Live order events for the `trade_updates` streams: [`OrderEventFeed`] (a broadcast of
+//!   [`FeedEvent`]s; no replay).
 //! - Errors are [`PortError`]: `Unavailable` (retryable: 503) or `Internal` (500). Neither
 //!   text reaches clients.
 
@@ -197,6 +199,28 @@ pub struct AssetRecord {
     pub status: InstrumentStatus,
     /// From `book.depth`; `None` before the first trade.
     pub last_trade_price: Option<Decimal>,
+    /// The venue's session marks from the same `book.depth` snapshot.
+    pub marks: CloseMarks,
+}
+
+/// The venue's session marks of a symbol (fields of `book.depth` v2; all `None` for v1
+/// data or a venue without a calendar). See `BookSnapshot::previous_close`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CloseMarks {
+    pub session_close_ns: Option<i64>,
+    pub previous_close_ns: Option<i64>,
+    pub previous_close_price: Option<Decimal>,
+}
+
+impl AssetRecord {
+    /// The previous session's close as seen at `now_ns`: (close time, price). `None` when
+    /// the venue published no marks or nothing had traded by that close.
+    pub fn previous_close(&self, now_ns: i64) -> Option<(i64, Decimal)> {
+        let m = self.marks;
+        let (at, price) =
+            schemas::records::previous_close(self.last_trade_price, m.session_close_ns, m.previous_close_ns, m.previous_close_price, now_ns)?;
+        Some((at, price?))
+    }
 }
 
 /// Instruments (Kafka: `instruments.commands` folded per symbol, plus `book.depth`).
@@ -211,7 +235,8 @@ pub trait AssetView: Send + Sync {
 pub enum Role {
     /// Reads and trades its own account.
     Trader,
-    /// Reads its own account; never trades.
+    /// Reads its own account; never trades. (On `/api/v1`: compliance, reads every
+    /// account; see `crate::v1`.)
     Analyst,
     /// Trades its own account; reads and cancels any account's orders by id.
     Admin,
@@ -247,4 +272,71 @@ impl Clock for SystemClock {
         let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
     }
+}
+
+/// One `orders.events` record as the trade-updates streams see it: the event, the order
+/// after folding it in, and the account's position in the symbol after it (fills only).
+///
+/// Invariant: `account_id == event.account_id`; streams deliver it to that account's
+/// principals only.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedEvent {
+    pub account_id: String,
+    pub event: OrderEvent,
+    /// The order with this event applied; `None` if the view does not know the order
+    /// (its command is older than the view's log).
+    pub order: Option<OrderRecord>,
+    /// Signed position quantity after this event, when the source knows it (fills).
+    pub position_qty: Option<Decimal>,
+}
+
+/// Live order events, for streaming (Kafka: the `orders.events` consumer behind
+/// [`OrderView`]; memory: every event the backend applies).
+///
+/// Invariant: only events applied after `subscribe` are delivered (no replay); a receiver
+/// that falls more than the channel's capacity behind gets `RecvError::Lagged` and should
+/// tell its client rather than pretend nothing was lost.
+pub trait OrderEventFeed: Send + Sync {
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<FeedEvent>>;
+}
+
+/// How many events a slow stream subscriber may fall behind before it is told it lagged.
+pub const FEED_CAPACITY: usize = 4096;
+
+/// Account activities (Kafka: `orders.commands`, `orders.events` and `funding.events`
+/// folded per account by [`crate::activities::ActivityBook`]). Read-only, synchronous
+/// over materialized lists; implementations select with [`crate::activities::ActivityQuery::select`].
+pub trait ActivityView: Send + Sync {
+    /// One page of the query's account's activities, in the query's direction.
+    fn activities(&self, query: &crate::activities::ActivityQuery) -> Result<Vec<crate::activities::Activity>, PortError>;
+}
+
+/// Result of [`WatchlistStore::put`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchlistWrite {
+    Written,
+    /// Another watchlist of the same account has this name; nothing was written.
+    NameTaken,
+    /// The stored watchlist is not the `previous` the caller based its change on (a
+    /// concurrent write won); nothing was written. Re-read and retry.
+    Stale,
+}
+
+/// Watchlists (Kafka: compacted `watchlists`, key `watchlist_id`, value
+/// `WatchlistRecord`, tombstone on delete).
+///
+/// Invariants: names are unique per account (checked by `put` under the store's write
+/// lock); a write that returned `Ok` is visible to the same process's reads at once.
+/// Known limitation of a log-backed implementation: uniqueness and `previous` are checked
+/// per process; two API instances writing the same account's lists at the same moment
+/// could both succeed (last write wins).
+pub trait WatchlistStore: Send + Sync {
+    /// Creates (`previous` = `None`: the id must be new) or replaces (`previous` = the
+    /// record the change was computed from) a watchlist.
+    fn put(&self, list: schemas::records::WatchlistRecord, previous: Option<schemas::records::WatchlistRecord>) -> BoxFuture<'_, Result<WatchlistWrite, PortError>>;
+    /// Deletes a watchlist; `false` if it did not exist.
+    fn delete(&self, watchlist_id: &str) -> BoxFuture<'_, Result<bool, PortError>>;
+    fn watchlist(&self, watchlist_id: &str) -> Result<Option<schemas::records::WatchlistRecord>, PortError>;
+    /// An account's watchlists, ordered by creation time (ties by id).
+    fn watchlists_of(&self, account_id: &str) -> Result<Vec<schemas::records::WatchlistRecord>, PortError>;
 }

@@ -2,9 +2,14 @@
 //! [`PositionView`](crate::ports::PositionView), priced at the asset's last trade.
 //!
 //! Without a last trade price the market fields (`current_price`, `market_value`,
-//! `unrealized_*`) are `null`. No previous close is tracked yet, so the intraday fields,
-//! `lastday_price` and `change_today` are `null`. `qty_available` subtracts the shares
-//! held for open sell orders (from the account snapshot).
+//! `unrealized_*`) are `null`. `lastday_price` is the previous session's close published
+//! by the venue (`book.depth` session marks, resolved at the API clock's now);
+//! `change_today` = `(current - lastday) / lastday`. The intraday P&L is the pure
+//! `operators::portfolio::value_positions` over the snapshot's tax lots: lots opened
+//! before the previous close count `qty * (current - lastday)`, newer ones their
+//! unrealized P&L. Any input missing (no close, no trade, no lots) leaves the field `null`,
+//! never a made-up number. `qty_available` subtracts the shares held for open sell orders
+//! (from the account snapshot).
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -15,10 +20,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use rust_decimal::Decimal;
 use schemas::records::PositionSnapshot;
+use operators::portfolio::{value_positions, Lot, LotId, LotSide, Mark, Position};
+use operators::Timestamp;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Alpaca's Position object.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PositionBody {
     pub asset_id: String,
     pub symbol: String,
@@ -45,7 +53,40 @@ pub fn market_value(qty: Decimal, price: Decimal) -> Option<Decimal> {
     qty.checked_mul(price)
 }
 
-fn body(p: &PositionSnapshot, price: Option<Decimal>, held: Decimal) -> PositionBody {
+/// The snapshot as the portfolio operator's position (for the pure valuation); `None`
+/// without lots (v1 data or a flat position).
+fn position_of(p: &PositionSnapshot) -> Option<Position> {
+    if p.lots.is_empty() {
+        return None;
+    }
+    let mut position = Position::new(&p.symbol);
+    position.realized_pnl = p.realized_pnl;
+    for l in &p.lots {
+        let side = if l.qty < Decimal::ZERO { LotSide::Short } else { LotSide::Long };
+        position.lots.push_back(Lot {
+            id: LotId(l.lot_id.clone()),
+            side,
+            opened_at: Timestamp(l.acquired_at_ns),
+            original_qty: l.qty.abs(),
+            qty: l.qty.abs(),
+            price: l.price,
+            fee: l.fee.unwrap_or_default(),
+        });
+    }
+    Some(position)
+}
+
+/// (intraday P&L, intraday P&L as a fraction) at `price` against the previous close.
+fn intraday(p: &PositionSnapshot, price: Decimal, close: (i64, Decimal)) -> Option<(Decimal, Option<Decimal>)> {
+    let position = position_of(p)?;
+    let marks = BTreeMap::from([(p.symbol.clone(), Mark { last: price, previous_close: close.1 })]);
+    let v = value_positions([&position], &marks, Timestamp(close.0)).positions.pop()?;
+    Some((v.day_pnl, v.day_pnl_pct.map(|pct| (pct / Decimal::ONE_HUNDRED).normalize())))
+}
+
+fn body(p: &PositionSnapshot, price: Option<Decimal>, close: Option<(i64, Decimal)>, held: Decimal) -> PositionBody {
+    let day = price.zip(close).and_then(|(px, c)| intraday(p, px, c));
+    let change = price.zip(close).and_then(|(px, (_, c))| if c.is_zero() { None } else { (px - c).checked_div(c) }).map(|x| x.round_dp(8));
     let mv = price.and_then(|px| market_value(p.qty, px));
     let upl = mv.and_then(|m| m.checked_sub(p.cost_basis));
     let plpc = upl.and_then(|u| if p.cost_basis.is_zero() { None } else { u.checked_div(p.cost_basis.abs()) }).map(|x| x.round_dp(8));
@@ -63,11 +104,11 @@ fn body(p: &PositionSnapshot, price: Option<Decimal>, held: Decimal) -> Position
         cost_basis: dec(p.cost_basis),
         unrealized_pl: dec_opt(upl),
         unrealized_plpc: dec_opt(plpc),
-        unrealized_intraday_pl: None,
-        unrealized_intraday_plpc: None,
+        unrealized_intraday_pl: dec_opt(day.map(|d| d.0)),
+        unrealized_intraday_plpc: dec_opt(day.and_then(|d| d.1)),
         current_price: dec_opt(price),
-        lastday_price: None,
-        change_today: None,
+        lastday_price: dec_opt(close.map(|c| c.1)),
+        change_today: dec_opt(change),
     }
 }
 
@@ -76,12 +117,14 @@ fn render(state: &AppState, account_id: &str, positions: Vec<PositionSnapshot>) 
     positions
         .iter()
         .map(|p| {
-            let price = state.ports.assets.asset(&p.symbol)?.and_then(|a| a.last_trade_price);
+            let asset = state.ports.assets.asset(&p.symbol)?;
+            let price = asset.as_ref().and_then(|a| a.last_trade_price);
+            let close = asset.as_ref().and_then(|a| a.previous_close(state.ports.clock.now_ns()));
             let held = account
                 .as_ref()
                 .and_then(|a| a.positions.iter().find(|q| q.symbol == p.symbol))
                 .map_or(Decimal::ZERO, |q| q.held_qty);
-            Ok(body(p, price, held))
+            Ok(body(p, price, close, held))
         })
         .collect()
 }
@@ -133,5 +176,49 @@ mod tests {
         // Another account's positions are not this key's.
         let (_, b) = t.get(OTHER_TRADER, "/v2/positions").await;
         assert_eq!(b, serde_json::json!([]));
+        // No session marks published for AAPL in the fixture: no made-up previous close.
+        let (_, b) = t.get(TRADER, "/v2/positions/AAPL").await;
+        assert!(b["lastday_price"].is_null() && b["change_today"].is_null() && b["unrealized_intraday_pl"].is_null(), "{b}");
+    }
+
+    #[tokio::test]
+    async fn intraday_fields_against_the_previous_close_and_lots_opened_today() {
+        use crate::ports::{AssetView, CloseMarks};
+        use schemas::records::{PositionSnapshot, TaxLot};
+        const HOUR: i64 = 3_600 * 1_000_000_000;
+        let t = TestApp::new();
+        let today_close = SESSION1_OPEN + 6 * HOUR + 30 * 60 * 1_000_000_000;
+        let yesterday_close = today_close - 24 * HOUR;
+        let mut aapl = t.backend.asset("AAPL").unwrap().unwrap();
+        aapl.marks = CloseMarks { session_close_ns: Some(today_close), previous_close_ns: Some(yesterday_close), previous_close_price: Some(d("155")) };
+        t.backend.put_asset(aapl);
+        let lot = |id: &str, qty: &str, price: &str, at: i64, fee: &str| TaxLot { lot_id: id.into(), qty: d(qty), price: d(price), acquired_at_ns: at, fee: Some(d(fee)) };
+        t.backend.put_position(PositionSnapshot {
+            account_id: "acc-1".into(),
+            symbol: "AAPL".into(),
+            qty: d("10"),
+            avg_cost: d("150.85"),
+            cost_basis: d("1508.5"),
+            realized_pnl: d("0"),
+            lots: vec![lot("l-old", "6", "150", yesterday_close - HOUR, "0.5"), lot("l-new", "4", "152", SESSION1_OPEN + HOUR, "0")],
+            as_of_ns: SESSION1_OPEN + HOUR,
+        });
+        t.clock.set(SESSION1_OPEN + 2 * HOUR);
+        let (s, b) = t.get(TRADER, "/v2/positions/AAPL").await;
+        assert_eq!(s, 200);
+        assert_eq!(b["current_price"], "160.1");
+        assert_eq!(b["lastday_price"], "155");
+        // (160.10 - 155) / 155
+        assert_eq!(b["change_today"], "0.03290323");
+        // Old lot 6 x (160.10 - 155) = 30.6; today's lot 4 x 160.10 - 608 = 32.4.
+        assert_eq!(b["unrealized_intraday_pl"], "63");
+        // 63 / (6 x 155 + 608) = 4.0962 %, as a fraction.
+        assert_eq!(b["unrealized_intraday_plpc"], "0.040962");
+        assert_eq!(b["unrealized_pl"], "92.5");
+        // After today's close the last trade is the previous close: nothing moved since.
+        t.clock.set(today_close + HOUR);
+        let (_, b) = t.get(TRADER, "/v2/positions/AAPL").await;
+        assert_eq!((b["lastday_price"].as_str(), b["change_today"].as_str()), (Some("160.1"), Some("0")));
+        assert_eq!(b["unrealized_intraday_pl"], "0");
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::auth::{Principal, KEY_ID_HEADER, SECRET_HEADER};
 use crate::memory::{FixedClock, MemoryBackend, MemoryKeyStore};
-use crate::ports::{AssetRecord, OrderRecord, Role};
+use crate::ports::{AssetRecord, CloseMarks, OrderRecord, Role};
 use crate::{app, ApiConfig, AppState, Ports, Session, TradingCalendar};
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -104,6 +104,7 @@ fn asset(symbol: &str, status: InstrumentStatus, last: Option<&str>) -> AssetRec
         },
         status,
         last_trade_price: last.map(d),
+        marks: CloseMarks::default(),
     }
 }
 
@@ -182,7 +183,9 @@ impl TestApp {
         )
         .unwrap();
         let ports = Ports::memory(backend.clone(), keys(), clock.clone());
-        let state = AppState::new(ports, calendar, ApiConfig { outcome_wait });
+        // No rate limits here: handler tests send bursts (the limits have their own tests).
+        let limits = crate::limits::LimitsConfig { per_ip: None, per_key: None, ..Default::default() };
+        let state = AppState::new(ports, calendar, ApiConfig { outcome_wait, limits, ..ApiConfig::default() });
         TestApp { backend, clock, state }
     }
 

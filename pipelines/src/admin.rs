@@ -42,6 +42,9 @@ pub async fn create_topics(brokers: &str, settings: &TopicSettings) -> anyhow::R
             if t.cleanup == Cleanup::Compact {
                 nt = nt.set("segment.ms", &segment).set("min.cleanable.dirty.ratio", "0.1");
             }
+            if t.cleanup == Cleanup::Retain {
+                nt = nt.set("retention.ms", "-1").set("retention.bytes", "-1");
+            }
             nt
         })
         .collect();

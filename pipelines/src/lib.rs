@@ -7,8 +7,10 @@
 //! - [`store`]: per-partition state with rollback; restored from compacted changelogs.
 //! - [`registry`]: embedded or HTTP (Confluent-compatible) schema registry.
 //! - [`admin`]: `tradeflow topics create`.
+//! - [`api_kafka`]: the trading API's ports on Kafka (command sink, materialized views).
 
 pub mod admin;
+pub mod api_kafka;
 pub mod calendar;
 pub mod catalog;
 pub mod config;

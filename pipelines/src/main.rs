@@ -12,9 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod api_cmd;
 mod bench;
 mod demo;
 mod replay;
+mod report_cmd;
 mod sink_cmd;
 
 #[derive(Parser)]
@@ -45,6 +47,11 @@ enum Cmd {
     /// ClickHouse schema administration.
     #[command(subcommand)]
     Clickhouse(sink_cmd::ClickhouseCmd),
+    /// Reports from ClickHouse: statements, capital gains, admin (JSON or CSV).
+    #[command(subcommand)]
+    Report(report_cmd::ReportCmd),
+    /// Serve the Alpaca-compatible Trading API from Kafka until SIGTERM / Ctrl-C.
+    Api(api_cmd::ApiArgs),
 }
 
 #[derive(Subcommand)]
@@ -73,6 +80,8 @@ enum BookCmd {
 enum BenchCmd {
     /// Runtime overhead: pass-through pipeline vs raw rdkafka loops on the same broker.
     Runtime(bench::RuntimeBenchArgs),
+    /// ClickHouse sink vs raw RowBinary inserts, and end-to-end freshness.
+    Clickhouse(sink_cmd::ClickhouseBenchArgs),
 }
 
 /// Which pipeline to run.
@@ -191,6 +200,9 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Bench(BenchCmd::Runtime(a)) => bench::run(a).await,
         Cmd::Sink(c) => sink_cmd::run(c).await,
         Cmd::Clickhouse(c) => sink_cmd::migrate(c).await,
+        Cmd::Report(c) => report_cmd::run(c).await,
+        Cmd::Bench(BenchCmd::Clickhouse(a)) => sink_cmd::bench(a).await,
+        Cmd::Api(a) => api_cmd::run(a).await,
     }
 }
 

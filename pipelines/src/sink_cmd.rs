@@ -1,4 +1,5 @@
-//! `tradeflow sink clickhouse` and `tradeflow clickhouse migrate` (the `sinks` crate).
+//! `tradeflow sink clickhouse`, `tradeflow clickhouse migrate` and `tradeflow bench
+//! clickhouse` (the `sinks` crate).
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -65,6 +66,72 @@ pub struct ClickhouseSinkArgs {
     /// Extra librdkafka settings, `key=value` (repeatable).
     #[arg(long = "kafka-config", value_parser = crate::parse_kv)]
     kafka_config: Vec<(String, String)>,
+    /// Serve /metrics and /healthz here (port 0 = any free port, printed at start).
+    #[arg(long, alias = "metrics")]
+    metrics_addr: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ClickhouseBenchArgs {
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
+    brokers: String,
+    /// ClickHouse HTTP URL.
+    #[arg(long, env = "CLICKHOUSE_URL")]
+    url: String,
+    /// Records per throughput round (rounded up to a multiple of --batch-records).
+    #[arg(long, default_value_t = 200_000)]
+    records: usize,
+    /// Batch size of both the sink and the raw insert (the sink's default).
+    #[arg(long, default_value_t = 10_000)]
+    batch_records: usize,
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+    /// Freshness phase: records per second ...
+    #[arg(long, default_value_t = 2000)]
+    freshness_rate: u64,
+    /// ... for this many seconds ...
+    #[arg(long, default_value_t = 15)]
+    freshness_secs: u64,
+    /// ... with this sink batch interval (the sink's default: 1000 ms).
+    #[arg(long, default_value_t = 1000)]
+    freshness_interval_ms: u64,
+}
+
+/// The embedded-or-HTTP registry as the sink's codec and schema lookup.
+async fn codec_and_lookup(registry: &str) -> anyhow::Result<(Arc<schemas::Codec>, sinks::SchemaLookup)> {
+    let registry = Registry::from_arg(registry);
+    let codec = Arc::new(registry.codec().await.context("registering schemas")?);
+    let lookup: sinks::SchemaLookup = Arc::new(move |id| {
+        let registry = registry.clone();
+        Box::pin(async move {
+            registry.schema_by_id(id).await.map_err(|e| match e {
+                RegistryError::SchemaNotFound(_) => sinks::LookupError::NotFound,
+                other => sinks::LookupError::Unavailable(other.to_string()),
+            })
+        })
+    });
+    Ok((codec, lookup))
+}
+
+/// `tradeflow bench clickhouse`: prints progress on stderr, one JSON line on stdout.
+pub async fn bench(a: ClickhouseBenchArgs) -> anyhow::Result<()> {
+    let (codec, lookup) = codec_and_lookup("embedded").await?;
+    let cfg = sinks::bench::BenchConfig {
+        brokers: a.brokers,
+        clickhouse_url: a.url,
+        records: a.records,
+        batch_records: a.batch_records,
+        rounds: a.rounds,
+        partitions: a.partitions,
+        freshness_rate: a.freshness_rate,
+        freshness_secs: a.freshness_secs,
+        freshness_interval: Duration::from_millis(a.freshness_interval_ms),
+    };
+    let report = sinks::bench::run(cfg, codec, lookup).await.context("clickhouse benchmark")?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 pub async fn migrate(cmd: ClickhouseCmd) -> anyhow::Result<()> {
@@ -82,17 +149,21 @@ pub async fn migrate(cmd: ClickhouseCmd) -> anyhow::Result<()> {
 
 pub async fn run(cmd: SinkCmd) -> anyhow::Result<()> {
     let SinkCmd::Clickhouse(a) = cmd;
-    let registry = Registry::from_arg(&a.registry);
-    let codec = Arc::new(registry.codec().await.context("registering schemas")?);
-    let lookup: sinks::SchemaLookup = Arc::new(move |id| {
-        let registry = registry.clone();
-        Box::pin(async move {
-            registry.schema_by_id(id).await.map_err(|e| match e {
-                RegistryError::SchemaNotFound(_) => sinks::LookupError::NotFound,
-                other => sinks::LookupError::Unavailable(other.to_string()),
-            })
-        })
-    });
+    let (codec, lookup) = codec_and_lookup(&a.registry).await?;
+    let metrics = sinks::SinkMetrics::new();
+    if let Some(addr) = &a.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        let m = metrics.clone();
+        let router = api::ops::router(Arc::new(move || m.render()));
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+        println!("metrics: http://{local}/metrics");
+        tracing::info!(%local, "sink metrics served");
+    }
     let mut cfg = sinks::SinkConfig::new(&a.brokers, &a.url);
     cfg.database = a.database;
     cfg.topic_prefix = a.topic_prefix;
@@ -107,7 +178,7 @@ pub async fn run(cmd: SinkCmd) -> anyhow::Result<()> {
     cfg.extra = a.kafka_config;
     let shutdown = Arc::new(AtomicBool::new(false));
     crate::shutdown_on_signal(shutdown.clone());
-    let s = sinks::run(cfg, codec, lookup, shutdown).await.context("clickhouse sink")?;
+    let s = sinks::run(cfg, codec, lookup, shutdown, metrics).await.context("clickhouse sink")?;
     println!(
         "stopped: {} records, {} rows, {} rejects in {} batches ({} INSERT retries)",
         s.records, s.rows, s.rejects, s.batches, s.insert_retries

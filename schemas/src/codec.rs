@@ -84,6 +84,11 @@ avro_record!(
     RealizedGain,
     PortfolioSnapshot,
     PortfolioState,
+    UserRecord,
+    ApiKeyRecord,
+    AuditRecord,
+    WatchlistRecord,
+    SessionRecord,
 );
 
 /// Why a value could not be encoded or decoded.

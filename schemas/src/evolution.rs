@@ -55,7 +55,7 @@ fn evolution_rules_hold_for_every_topic() {
         t.compatibility.check(old, &new[0]).unwrap_or_else(|e| panic!("{} ({}): {e}", t.name, t.value));
         let expected = match t.cleanup {
             crate::topics::Cleanup::Compact => Compatibility::FullTransitive,
-            crate::topics::Cleanup::Delete => Compatibility::BackwardTransitive,
+            crate::topics::Cleanup::Delete | crate::topics::Cleanup::Retain => Compatibility::BackwardTransitive,
         };
         assert_eq!(t.compatibility, expected, "{}", t.name);
     }
@@ -177,11 +177,78 @@ fn fixtures_of_every_version_decode_with_the_current_schema() {
     check_fixtures(samples::realized_gain());
     check_fixtures(samples::portfolio_snapshot());
     check_fixtures(samples::portfolio_state());
+    check_fixtures(samples::user());
+    check_fixtures(samples::api_key());
+    check_fixtures(samples::audit());
+    check_fixtures(samples::watchlist());
+    check_fixtures(samples::session());
 }
 
 mod samples {
     use crate::codec::tests::{d, sample_place};
     use crate::records::*;
+
+    pub fn user() -> UserRecord {
+        UserRecord {
+            user_id: "u-1".into(),
+            email: "alice@example.com".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA".into(),
+            role: UserRole::Trader,
+            account_id: "a".into(),
+            disabled: false,
+            created_at_ns: 1,
+            updated_at_ns: 2,
+        }
+    }
+    pub fn api_key() -> ApiKeyRecord {
+        ApiKeyRecord {
+            key_id: "PKTEST".into(),
+            secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA".into(),
+            user_id: "u-1".into(),
+            account_id: "a".into(),
+            role: UserRole::Analyst,
+            label: "ci".into(),
+            created_at_ns: 3,
+            revoked_at_ns: Some(4),
+        }
+    }
+    pub fn session() -> SessionRecord {
+        SessionRecord {
+            family_id: "f-1".into(),
+            user_id: "u-1".into(),
+            current_jti: "j-3".into(),
+            retired_jtis: vec!["j-1".into(), "j-2".into()],
+            expires_at_ns: 8,
+            revoked: false,
+        }
+    }
+    pub fn watchlist() -> WatchlistRecord {
+        WatchlistRecord {
+            watchlist_id: "w-1".into(),
+            account_id: "a".into(),
+            name: "tech".into(),
+            symbols: vec!["AAPL".into(), "MSFT".into()],
+            created_at_ns: 6,
+            updated_at_ns: 7,
+        }
+    }
+    pub fn audit() -> AuditRecord {
+        AuditRecord {
+            audit_id: "au-1".into(),
+            request_id: "r-1".into(),
+            at_ns: 5,
+            actor: "user:u-1".into(),
+            action: "funding.deposit".into(),
+            target: "a".into(),
+            outcome: AuditOutcome::Denied,
+            status: 404,
+            detail: Some("not_found".into()),
+            partition: 0,
+            seq: 0,
+            prev_hash: "0".repeat(64),
+            hash: "ab".repeat(32),
+        }
+    }
 
     pub fn routed() -> RoutedOrder {
         let c = sample_place();
@@ -388,7 +455,7 @@ mod samples {
             avg_cost: d("100.5"),
             cost_basis: d("201"),
             realized_pnl: d("-3.5"),
-            lots: vec![TaxLot { lot_id: "l-1".into(), qty: d("2"), price: d("100.5"), acquired_at_ns: 1 }],
+            lots: vec![TaxLot { lot_id: "l-1".into(), qty: d("2"), price: d("100.5"), acquired_at_ns: 1, fee: Some(d("0.35")) }],
             as_of_ns: 9,
         }
     }
@@ -401,6 +468,9 @@ mod samples {
             last_trade_price: Some(d("187.25")),
             seq: 12,
             as_of_ns: 9,
+            session_close_ns: Some(1_763_758_800_000_000_000),
+            previous_close_ns: Some(1_763_672_400_000_000_000),
+            previous_close_price: Some(d("186.90")),
         }
     }
     pub fn book_state() -> BookState {
@@ -439,6 +509,9 @@ mod samples {
                     triggered: true,
                     fill_notional: 374_400_000,
                 }],
+                session_close_ns: Some(1_763_758_800_000_000_000),
+                previous_close_ns: Some(1_763_672_400_000_000_000),
+                previous_close_ticks: Some(18690),
             }),
         }
     }

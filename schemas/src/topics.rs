@@ -14,6 +14,10 @@ use crate::registry::Compatibility;
 pub enum Cleanup {
     /// Event log: time-based retention.
     Delete,
+    /// Event log kept forever (`cleanup.policy=delete`, `retention.ms=-1`,
+    /// `retention.bytes=-1`): records whose history must stay complete, e.g. the audit
+    /// log, whose hash chain fails to verify once its oldest records are deleted.
+    Retain,
     /// Latest value per key (state, snapshots, changelogs).
     Compact,
 }
@@ -21,7 +25,7 @@ pub enum Cleanup {
 impl Cleanup {
     pub fn as_str(self) -> &'static str {
         match self {
-            Cleanup::Delete => "delete",
+            Cleanup::Delete | Cleanup::Retain => "delete",
             Cleanup::Compact => "compact",
         }
     }
@@ -83,6 +87,11 @@ pub const TOPICS: &[TopicSpec] = &[
     event("realized.gains", "account_id", "RealizedGain"),
     state("portfolios.snapshots", "account_id", "PortfolioSnapshot"),
     state("portfolio.changelog", "account_id", "PortfolioState"),
+    state("users", "user_id", "UserRecord"),
+    state("api.keys", "key_id", "ApiKeyRecord"),
+    TopicSpec { cleanup: Cleanup::Retain, ..event("audit.log", "actor (user:<id>, apikey:<id>, email:<address> or anonymous)", "AuditRecord") },
+    state("watchlists", "watchlist_id", "WatchlistRecord"),
+    state("sessions", "family_id", "SessionRecord"),
 ];
 
 /// Looks a topic up by name.

@@ -19,13 +19,21 @@
 //! Records the sink cannot decode go to the `sink_rejects_raw` table (never dropped);
 //! records on the `dlq` topic go to `dead_letters_raw`.
 //!
-//! Not built yet (issue 6): reports and statements, the capital-gains report on ClickHouse,
-//! a sink benchmark and freshness (end-to-end lag) figures, snapshot topics
-//! (`accounts.snapshots`, `positions.snapshots`, `book.depth`), TLS/auth to ClickHouse.
+//! [`reports`] reads the analyst views back: monthly statements, the capital-gains report
+//! (with `operators::portfolio`'s lot engine) and admin reports, as JSON or CSV.
+//! [`metrics`] is the sink's Prometheus registry; [`bench`] compares the sink with a raw
+//! RowBinary insert (`tradeflow bench clickhouse`).
+//!
+//! Not built yet: snapshot topics (`accounts.snapshots`, `positions.snapshots`,
+//! `book.depth`), TLS/auth to ClickHouse.
 
 pub mod sink;
 pub mod migrate;
 pub mod rows;
+pub mod reports;
+pub mod metrics;
+pub mod bench;
 
 pub use sink::{run, LookupError, SchemaLookup, SinkConfig, SinkError, SinkSummary};
+pub use metrics::SinkMetrics;
 pub use migrate::{migrate, MigrateError, Migration, MIGRATIONS};

@@ -34,7 +34,7 @@ macro_rules! migrations {
     };
 }
 
-migrations!("001_event_tables.sql", "002_analyst_views.sql");
+migrations!("001_event_tables.sql", "002_analyst_views.sql", "003_report_views.sql");
 
 /// Why migrating failed.
 #[derive(Debug, thiserror::Error)]

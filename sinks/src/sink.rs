@@ -10,13 +10,19 @@
 //! Loop:
 //! 1. Poll records into an in-memory batch until it holds `batch_records` records or
 //!    `batch_interval` has passed since its first record.
-//! 2. INSERT each table's rows (one INSERT per non-empty table). A failed INSERT (ClickHouse
+//! 2. Hand the batch to a flush task and keep filling the next batch meanwhile. At most one
+//!    flush is in flight: the next one starts only after the previous one finished, so
+//!    offsets are committed in batch order, and a batch is never sent after one that could
+//!    not be inserted. A rebalance or shutdown first waits for the in-flight flush.
+//!    The flush INSERTs each table's rows (one INSERT per non-empty table). A failed INSERT (ClickHouse
 //!    down, timeout, HTTP error) is retried with exponential backoff (`retry_initial` up to
 //!    `retry_max`) until it succeeds or shutdown is requested; Kafka is not committed
 //!    meanwhile. Partially applied INSERTs are harmless (rows are idempotent, see the crate
 //!    docs).
-//! 3. Commit the batch's next offsets synchronously. A failed commit is logged; the records
-//!    will be delivered again and collapse in ClickHouse.
+//! 3. Commit the batch's next offsets, asynchronously (librdkafka sends commits in order;
+//!    the loop does not wait for the coordinator). A failed commit is logged; a later commit
+//!    covers its offsets, or the records are delivered again and collapse in ClickHouse. A
+//!    clean shutdown ends with a synchronous commit of every offset written.
 //!
 //! Decoding uses [`schemas::Codec`]; a writer schema id the codec does not know is looked up
 //! with the caller's [`SchemaLookup`] (registry). An unknown id (registry says not found),
@@ -31,9 +37,14 @@
 //!
 //! Limits: a ClickHouse outage longer than `max.poll.interval.ms` (librdkafka default 300 s;
 //! pass `--kafka-config max.poll.interval.ms=...`) makes the member leave the group; it
-//! rejoins when it polls again and resumes from the committed offsets. No metrics endpoint
-//! yet (counts are logged per batch and returned in [`SinkSummary`]).
+//! rejoins when it polls again and resumes from the committed offsets.
+//!
+//! Metrics ([`SinkMetrics`]): rows written per table, batches, INSERT retries, batch
+//! latency, rejects, and consumer lag from librdkafka's statistics callback
+//! (`statistics.interval.ms` = 1 s: per assigned partition, end minus position). Counts of
+//! a run are also returned in [`SinkSummary`].
 
+use crate::metrics::SinkMetrics;
 use crate::rows::{
     DeadLetterRow, ExecutionRow, FundingEventRow, LedgerPostingRow, OrderEventRow, Origin, RowError, SinkRejectRow,
     TradeRow,
@@ -43,6 +54,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use prometheus_client::metrics::gauge::Gauge;
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use schemas::records::{DeadLetter, ExecutionReport, FundingEvent, LedgerEntry, OrderEvent, Trade};
 use schemas::{AvroRecord, Codec, CodecError};
@@ -52,6 +65,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use futures_util::{FutureExt, StreamExt};
+use tokio::task::JoinHandle;
 
 /// Sink settings (`tradeflow sink clickhouse` flags).
 #[derive(Clone, Debug)]
@@ -77,6 +92,8 @@ pub struct SinkConfig {
     pub session_timeout: Duration,
     /// Extra librdkafka settings.
     pub extra: Vec<(String, String)>,
+    /// Consumer group instead of `<prefix>sink-clickhouse` (benchmarks re-read one topic).
+    pub group: Option<String>,
 }
 
 impl SinkConfig {
@@ -95,11 +112,15 @@ impl SinkConfig {
             insert_timeout: Duration::from_secs(60),
             session_timeout: Duration::from_secs(10),
             extra: Vec::new(),
+            group: None,
         }
     }
 
-    /// The consumer group: `<prefix>sink-clickhouse`.
+    /// The consumer group: `group` if set, else `<prefix>sink-clickhouse`.
     pub fn group_id(&self) -> String {
+        if let Some(g) = &self.group {
+            return g.clone();
+        }
         format!("{}sink-clickhouse", self.topic_prefix)
     }
 
@@ -161,16 +182,45 @@ pub struct SinkSummary {
     pub batches: u64,
     pub insert_retries: u64,
     pub discarded_on_rebalance: u64,
+    /// When the first record of a committed batch was received (benchmarks).
+    pub first_record_at: Option<Instant>,
+    /// When the last batch was committed.
+    pub last_commit_at: Option<Instant>,
 }
 
-/// Counts rebalances so the loop can tell a batch spans one.
+/// Counts rebalances so the loop can tell a batch spans one; publishes consumer lag.
 struct Ctx {
     generation: AtomicU64,
+    lag: Gauge,
 }
 
-impl ClientContext for Ctx {}
+impl ClientContext for Ctx {
+    /// Consumer lag: per assigned partition, its end (last stable offset for this
+    /// `read_committed` reader, else the high watermark) minus the position (next offset
+    /// to hand out, else the committed offset, else the low watermark), as the runtime does.
+    fn stats(&self, stats: Statistics) {
+        let mut lag = 0i64;
+        for p in stats.topics.values().flat_map(|t| t.partitions.values()).filter(|p| p.partition >= 0 && p.desired) {
+            let end = if p.ls_offset >= 0 { p.ls_offset } else { p.hi_offset };
+            let position = [p.app_offset, p.committed_offset, p.lo_offset].into_iter().find(|o| *o >= 0);
+            if let (true, Some(position)) = (end >= 0, position) {
+                lag += (end - position).max(0);
+            }
+        }
+        self.lag.set(lag);
+    }
+}
 
 impl ConsumerContext for Ctx {
+    /// Outcome of an asynchronous offset commit. A failure loses nothing: the records are
+    /// in ClickHouse, a later commit covers their offsets, and if none does they are read
+    /// again and collapse.
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, partitions = offsets.count(), "sink: offset commit failed; the records may be delivered again");
+        }
+    }
+
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
@@ -194,11 +244,26 @@ struct Batch {
     rejects: Vec<SinkRejectRow>,
     records: usize,
     /// Next offset to commit per (topic, partition).
-    next: BTreeMap<(String, i32), i64>,
+    next: BTreeMap<String, BTreeMap<i32, i64>>,
     started: Option<Instant>,
+    /// When its first record was received.
+    first_at: Option<Instant>,
 }
 
 impl Batch {
+    /// Records `offset` as the next offset to commit for `topic`/`partition` (allocates the
+    /// topic name only the first time).
+    fn set_next(&mut self, topic: &str, partition: i32, offset: i64) {
+        match self.next.get_mut(topic) {
+            Some(parts) => {
+                parts.insert(partition, offset);
+            }
+            None => {
+                self.next.insert(topic.to_string(), BTreeMap::from([(partition, offset)]));
+            }
+        }
+    }
+
     fn rows(&self) -> usize {
         self.orders.len()
             + self.executions.len()
@@ -212,11 +277,13 @@ impl Batch {
 
 /// Runs the sink until `shutdown` is set (then flushes and commits the open batch, unless
 /// ClickHouse is down, in which case the batch is left uncommitted for the next run).
+/// `metrics` is updated as it goes (serve it with `SinkMetrics::render`).
 pub async fn run(
     cfg: SinkConfig,
     codec: Arc<Codec>,
     lookup: SchemaLookup,
     shutdown: Arc<AtomicBool>,
+    metrics: SinkMetrics,
 ) -> Result<SinkSummary, SinkError> {
     if cfg.batch_records == 0 {
         return Err(SinkError::Config("batch_records must be at least 1".into()));
@@ -232,11 +299,17 @@ pub async fn run(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range")
-        .set("session.timeout.ms", cfg.session_timeout.as_millis().to_string());
+        .set("session.timeout.ms", cfg.session_timeout.as_millis().to_string())
+        .set("statistics.interval.ms", "1000")
+        // When the prefetch queue is full, librdkafka pauses fetching for this long (default
+        // 1000 ms); the sink drains 10,000 records at a time, so a long pause leaves it idle
+        // with an empty queue (seen in `tradeflow bench clickhouse`: ~0.65 s stalls).
+        .set("fetch.queue.backoff.ms", "20");
     for (k, v) in &cfg.extra {
         cc.set(k, v);
     }
-    let consumer: StreamConsumer<Ctx> = cc.create_with_context(Ctx { generation: AtomicU64::new(0) })?;
+    let consumer: Arc<StreamConsumer<Ctx>> =
+        Arc::new(cc.create_with_context(Ctx { generation: AtomicU64::new(0), lag: metrics.consumer_lag.clone() })?);
     let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
     consumer.subscribe(&names)?;
     let client = Client::default()
@@ -245,14 +318,32 @@ pub async fn run(
         // RowBinary, no schema fetch: ClickHouse 18.16 has no RowBinaryWithNamesAndTypes.
         .with_validation(false);
     tracing::info!(group, topics = ?names, url = cfg.clickhouse_url, database = cfg.database, "clickhouse sink started");
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        client,
+        consumer: consumer.clone(),
+        shutdown: shutdown.clone(),
+        metrics: metrics.clone(),
+    });
 
     let mut summary = SinkSummary::default();
     let mut batch = Batch::default();
+    // The batch being inserted and committed while the next one fills (at most one).
+    let mut inflight: Option<JoinHandle<Flushed>> = None;
+    // Next offsets of everything written and committed asynchronously since the last
+    // rebalance; committed synchronously at shutdown.
+    let mut written: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
     let mut generation = consumer.context().generation.load(Ordering::SeqCst);
+    // One stream for the whole run: `recv()` would register and drop a waker per record.
+    let mut stream = consumer.stream();
     loop {
         if shutdown.load(Ordering::SeqCst) {
-            if batch.records > 0 {
-                flush(&cfg, &client, &consumer, &mut batch, &shutdown, &mut summary).await;
+            if settle(&mut inflight, &mut summary, &mut written).await && batch.records > 0 {
+                let f = flush(shared.clone(), std::mem::take(&mut batch)).await;
+                merge(&mut summary, f.summary);
+                for (topic, parts) in f.next {
+                    written.entry(topic).or_default().extend(parts);
+                }
             }
             break;
         }
@@ -260,43 +351,129 @@ pub async fn run(
             Some(t) => cfg.batch_interval.saturating_sub(t.elapsed()).max(Duration::from_millis(1)),
             None => Duration::from_millis(200),
         };
-        match tokio::time::timeout(wait.min(Duration::from_millis(200)), consumer.recv()).await {
-            Ok(Ok(m)) => {
-                let g = consumer.context().generation.load(Ordering::SeqCst);
-                if g != generation {
-                    generation = g;
-                    summary.discarded_on_rebalance += batch.records as u64;
-                    batch = Batch::default();
-                    rewind(&consumer)?;
-                    continue;
+        // Wait for one record, then take whatever is already fetched without waiting (no
+        // timer or waker registration per record), up to the batch size.
+        let mut next = match tokio::time::timeout(wait.min(Duration::from_millis(200)), stream.next()).await {
+            Ok(Some(r)) => Some(r),
+            _ => None,
+        };
+        while let Some(r) = next.take() {
+            match r {
+                Ok(m) => {
+                    let g = consumer.context().generation.load(Ordering::SeqCst);
+                    if g != generation {
+                        // Handled below: the open batch is discarded and partitions
+                        // rewound; this record is fetched again after the seek.
+                        break;
+                    }
+                    let table = topics.iter().find(|(t, _)| t == m.topic()).map(|(_, t)| *t);
+                    if let Some(table) = table {
+                        add(&mut batch, table, &m, &codec, &lookup, &cfg, &shutdown, &mut summary, &metrics).await;
+                        batch.set_next(m.topic(), m.partition(), m.offset() + 1);
+                        batch.records += 1;
+                        batch.started.get_or_insert_with(Instant::now);
+                        batch.first_at.get_or_insert_with(Instant::now);
+                        metrics.records_in.inc();
+                    }
                 }
-                let table = topics.iter().find(|(t, _)| t == m.topic()).map(|(_, t)| *t);
-                let Some(table) = table else { continue };
-                add(&mut batch, table, &m, &codec, &lookup, &cfg, &shutdown, &mut summary).await;
-                batch.next.insert((m.topic().to_string(), m.partition()), m.offset() + 1);
-                batch.records += 1;
-                batch.started.get_or_insert_with(Instant::now);
+                Err(e) => tracing::warn!(error = %e, "sink: consumer error"),
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "sink: consumer error"),
-            Err(_) => {}
+            if batch.records >= cfg.batch_records {
+                break;
+            }
+            next = stream.next().now_or_never().flatten();
         }
         let g = consumer.context().generation.load(Ordering::SeqCst);
         if g != generation {
             generation = g;
+            settle(&mut inflight, &mut summary, &mut written).await;
+            written.clear();
             if batch.records > 0 {
                 summary.discarded_on_rebalance += batch.records as u64;
+                metrics.discarded_batches.inc();
                 batch = Batch::default();
-                rewind(&consumer)?;
             }
+            // Always rewind: a record received after the change was not added.
+            rewind(&consumer)?;
             continue;
         }
         let due = batch.started.is_some_and(|t| t.elapsed() >= cfg.batch_interval);
         if batch.records >= cfg.batch_records || (batch.records > 0 && due) {
-            flush(&cfg, &client, &consumer, &mut batch, &shutdown, &mut summary).await;
+            // Keep commits in order: the previous batch must be in ClickHouse (and its
+            // offsets committed or failed) before this one is sent; if it could not be
+            // inserted (shutdown), nothing after it may be committed.
+            if !settle(&mut inflight, &mut summary, &mut written).await {
+                batch = Batch::default();
+                continue;
+            }
+            inflight = Some(tokio::spawn(flush(shared.clone(), std::mem::take(&mut batch))));
+        }
+    }
+    settle(&mut inflight, &mut summary, &mut written).await;
+    let mut tpl = TopicPartitionList::new();
+    for (topic, parts) in &written {
+        for (partition, next) in parts {
+            let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+        }
+    }
+    if tpl.count() > 0 {
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+            tracing::warn!(error = %e, "sink: final offset commit failed; the last records may be delivered again");
         }
     }
     tracing::info!(?summary, "clickhouse sink stopped");
     Ok(summary)
+}
+
+/// What a flush task needs.
+struct Shared {
+    cfg: SinkConfig,
+    client: Client,
+    consumer: Arc<StreamConsumer<Ctx>>,
+    shutdown: Arc<AtomicBool>,
+    metrics: SinkMetrics,
+}
+
+/// The outcome of one flush: whether ClickHouse acknowledged every INSERT, and its counts.
+struct Flushed {
+    inserted: bool,
+    summary: SinkSummary,
+    /// The offsets it committed (asynchronously), per topic and partition.
+    next: BTreeMap<String, BTreeMap<i32, i64>>,
+}
+
+/// Waits for the in-flight flush, if any, and adds its counts. `false` if it could not
+/// insert its batch (shutdown interrupted the retries) or panicked.
+async fn settle(inflight: &mut Option<JoinHandle<Flushed>>, summary: &mut SinkSummary, written: &mut BTreeMap<String, BTreeMap<i32, i64>>) -> bool {
+    let Some(h) = inflight.take() else { return true };
+    match h.await {
+        Ok(f) => {
+            merge(summary, f.summary);
+            for (topic, parts) in f.next {
+                written.entry(topic).or_default().extend(parts);
+            }
+            f.inserted
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sink: flush task failed; its batch is left uncommitted");
+            false
+        }
+    }
+}
+
+fn merge(total: &mut SinkSummary, s: SinkSummary) {
+    total.records += s.records;
+    total.rows += s.rows;
+    total.rejects += s.rejects;
+    total.batches += s.batches;
+    total.insert_retries += s.insert_retries;
+    total.discarded_on_rebalance += s.discarded_on_rebalance;
+    if total.first_record_at.is_none() {
+        total.first_record_at = s.first_record_at;
+    }
+    if s.last_commit_at.is_some() {
+        total.last_commit_at = s.last_commit_at;
+    }
 }
 
 /// Seeks every assigned partition back to its committed offset (or the beginning).
@@ -362,12 +539,14 @@ async fn add(
     cfg: &SinkConfig,
     shutdown: &AtomicBool,
     summary: &mut SinkSummary,
+    metrics: &SinkMetrics,
 ) {
     let origin = Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() };
     let reject = |error: String| SinkRejectRow::new(&origin, error, m.key(), m.payload());
     let Some(value) = m.payload() else {
         batch.rejects.push(reject("record has no value".into()));
         summary.rejects += 1;
+        metrics.rejects.inc();
         return;
     };
     fn rowed<T>(r: Result<T, RowError>) -> Result<T, String> {
@@ -407,10 +586,11 @@ async fn add(
         tracing::warn!(topic = origin.topic, partition = origin.partition, offset = origin.offset, error, "sink: record rejected");
         batch.rejects.push(reject(error));
         summary.rejects += 1;
+        metrics.rejects.inc();
     }
 }
 
-async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+pub(crate) async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(
     client: &Client,
     table: &str,
     rows: &[T],
@@ -431,6 +611,7 @@ async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
     rows: &[T],
     shutdown: &AtomicBool,
     summary: &mut SinkSummary,
+    metrics: &SinkMetrics,
 ) -> bool {
     if rows.is_empty() {
         return true;
@@ -438,9 +619,13 @@ async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
     let mut backoff = cfg.retry_initial;
     loop {
         match insert(client, table, rows, cfg.insert_timeout).await {
-            Ok(()) => return true,
+            Ok(()) => {
+                metrics.rows(table, rows.len());
+                return true;
+            }
             Err(e) => {
                 summary.insert_retries += 1;
+                metrics.insert_retries.inc();
                 if shutdown.load(Ordering::SeqCst) {
                     tracing::warn!(table, error = %e, "sink: INSERT failed at shutdown; batch left uncommitted");
                     return false;
@@ -453,42 +638,52 @@ async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
     }
 }
 
-/// Writes the batch to ClickHouse, then commits its offsets. The batch is cleared either way
-/// (uncommitted records are delivered again after a restart or rebalance).
-async fn flush(
-    cfg: &SinkConfig,
-    client: &Client,
-    consumer: &StreamConsumer<Ctx>,
-    batch: &mut Batch,
-    shutdown: &AtomicBool,
-    summary: &mut SinkSummary,
-) {
-    let b = std::mem::take(batch);
+/// Writes the batch to ClickHouse, then commits its offsets (uncommitted records are
+/// delivered again after a restart or rebalance). Runs as its own task while the loop
+/// fills the next batch.
+async fn flush(shared: Arc<Shared>, b: Batch) -> Flushed {
+    let Shared { cfg, client, consumer, shutdown, metrics } = &*shared;
+    let mut local = SinkSummary::default();
+    let summary = &mut local;
     let t0 = Instant::now();
-    let ok = insert_retrying(cfg, client, "order_events_raw", &b.orders, shutdown, summary).await
-        && insert_retrying(cfg, client, "executions_raw", &b.executions, shutdown, summary).await
-        && insert_retrying(cfg, client, "trades_raw", &b.trades, shutdown, summary).await
-        && insert_retrying(cfg, client, "ledger_postings_raw", &b.postings, shutdown, summary).await
-        && insert_retrying(cfg, client, "funding_events_raw", &b.funding, shutdown, summary).await
-        && insert_retrying(cfg, client, "dead_letters_raw", &b.dead_letters, shutdown, summary).await
-        && insert_retrying(cfg, client, "sink_rejects_raw", &b.rejects, shutdown, summary).await;
+    let ok = insert_retrying(cfg, client, "order_events_raw", &b.orders, shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "executions_raw", &b.executions, shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "trades_raw", &b.trades, shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "ledger_postings_raw", &b.postings, shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "funding_events_raw", &b.funding, shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "dead_letters_raw", &b.dead_letters, shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "sink_rejects_raw", &b.rejects, shutdown, summary, metrics).await;
     if !ok {
-        return;
+        return Flushed { inserted: false, summary: local, next: BTreeMap::new() };
     }
     let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), next) in &b.next {
-        if let Err(e) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)) {
-            tracing::warn!(error = %e, "sink: bad offset");
+    for (topic, parts) in &b.next {
+        for (partition, next) in parts {
+            if let Err(e) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)) {
+                tracing::warn!(error = %e, "sink: bad offset");
+            }
         }
     }
     let inserted_ms = t0.elapsed().as_millis();
-    match consumer.commit(&tpl, CommitMode::Sync) {
+    // Asynchronous: librdkafka sends commits in order, and the loop does not wait for the
+    // coordinator's answer before the next batch (the answer is logged by the context).
+    // A clean shutdown ends with a synchronous commit of everything written.
+    match consumer.commit(&tpl, CommitMode::Async) {
         Ok(()) => {
             summary.batches += 1;
             summary.records += b.records as u64;
             summary.rows += b.rows() as u64;
-            tracing::info!(records = b.records, rows = b.rows(), inserted_ms, "sink: batch committed");
+            let now = Instant::now();
+            if summary.first_record_at.is_none() {
+                summary.first_record_at = b.first_at;
+            }
+            summary.last_commit_at = Some(now);
+            metrics.batches.inc();
+            metrics.batch_latency.observe(now.duration_since(t0).as_secs_f64());
+            let committed_ms = now.duration_since(t0).as_millis() - inserted_ms;
+            tracing::info!(records = b.records, rows = b.rows(), inserted_ms, committed_ms, "sink: batch committed");
         }
         Err(e) => tracing::warn!(error = %e, records = b.records, "sink: offset commit failed; the batch will be delivered again"),
     }
+    Flushed { inserted: true, summary: local, next: b.next }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tests::{committed_and_end, producer, send, Processor};
 
 /// `CLICKHOUSE_URL`, or `None` when the tests are skipped on purpose.
-fn clickhouse_url() -> Option<String> {
+pub(crate) fn clickhouse_url() -> Option<String> {
     match std::env::var("CLICKHOUSE_URL") {
         Ok(u) if !u.is_empty() => Some(u.trim_end_matches('/').to_string()),
         _ if std::env::var("TRADEFLOW_SKIP_CLICKHOUSE_TESTS").as_deref() == Ok("1") => {
@@ -46,11 +46,11 @@ fn ch_try(url: &str, sql: &str) -> Result<String, String> {
     }
 }
 
-fn ch(url: &str, sql: &str) -> String {
+pub(crate) fn ch(url: &str, sql: &str) -> String {
     ch_try(url, sql).unwrap_or_else(|e| panic!("ClickHouse query failed: {e}"))
 }
 
-fn migrate(url: &str, db: &str) -> String {
+pub(crate) fn migrate(url: &str, db: &str) -> String {
     let out = Command::new(tests::tradeflow_bin())
         .args(["clickhouse", "migrate", "--url", url, "--database", db])
         .env("RUST_LOG", "warn")
@@ -60,13 +60,13 @@ fn migrate(url: &str, db: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn database_name(test: &str) -> String {
+pub(crate) fn database_name(test: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000;
     format!("it_{test}_{}_{nanos}", std::process::id())
 }
 
 /// Topics of the sink under `prefix` (the dead-letter topic is `<prefix>dlq` here).
-const TOPICS: &[&str] = &["orders.events", "executions", "trades", "ledger", "funding.events", "dlq"];
+pub(crate) const TOPICS: &[&str] = &["orders.events", "executions", "trades", "ledger", "funding.events", "dlq"];
 
 /// What was produced, for the assertions.
 #[derive(Default, Debug)]
@@ -224,7 +224,7 @@ fn produce(prefix: &str, codec: &schemas::Codec, n: u64, spread: Duration, seed:
     out
 }
 
-fn sink(prefix: &str, url: &str, db: &str, extra: &[&str]) -> Processor {
+pub(crate) fn sink(prefix: &str, url: &str, db: &str, extra: &[&str]) -> Processor {
     let mut args: Vec<String> = ["sink", "clickhouse", "--registry", "embedded", "--brokers", &tests::brokers(), "--url", url, "--database", db]
         .iter()
         .map(|s| s.to_string())
@@ -235,7 +235,7 @@ fn sink(prefix: &str, url: &str, db: &str, extra: &[&str]) -> Processor {
     Processor::spawn(&format!("{prefix}sink"), &args)
 }
 
-fn wait_sink_caught_up(prefix: &str, timeout: Duration) {
+pub(crate) fn wait_sink_caught_up(prefix: &str, timeout: Duration) {
     let group = format!("{prefix}sink-clickhouse");
     let deadline = Instant::now() + timeout;
     for t in TOPICS {
@@ -294,15 +294,21 @@ fn verify(url: &str, db: &str, p: &Produced) {
     eprintln!("{}", report.join("\n"));
 }
 
+/// Number of migration files (`sinks/migrations/*.sql`).
+fn sinks_migration_count() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sinks/migrations");
+    std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".sql")).count().to_string()
+}
+
 #[test]
 fn migrate_is_idempotent() {
     let Some(url) = clickhouse_url() else { return };
     let db = database_name("migrate");
     let first = migrate(&url, &db);
-    assert!(first.contains("applied 001_") && first.contains("applied 002_"), "{first}");
+    assert!(first.contains("applied 001_") && first.contains("applied 002_") && first.contains("applied 003_"), "{first}");
     let second = migrate(&url, &db);
     assert!(second.contains("up to date") && !second.contains("applied"), "{second}");
-    assert_eq!(ch(&url, &format!("SELECT count() FROM {db}.schema_migrations")), "2");
+    assert_eq!(ch(&url, &format!("SELECT count() FROM {db}.schema_migrations")), sinks_migration_count());
     let tables = ch(&url, &format!("SELECT count() FROM system.tables WHERE database = '{db}'"));
     let third = migrate(&url, &db);
     assert!(third.contains("up to date"), "{third}");

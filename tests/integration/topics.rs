@@ -31,5 +31,9 @@ fn topics_create_is_idempotent_and_sets_cleanup_policies() {
         let r = r.unwrap_or_else(|e| panic!("describe {}: {e:?}", t.name));
         let policy = r.get("cleanup.policy").and_then(|e| e.value.clone()).unwrap_or_default();
         assert_eq!(policy, t.cleanup.as_str(), "{}", t.name);
+        if t.cleanup == schemas::topics::Cleanup::Retain {
+            let retention = r.get("retention.ms").and_then(|e| e.value.clone()).unwrap_or_default();
+            assert_eq!(retention, "-1", "{} is kept forever", t.name);
+        }
     }
 }

@@ -58,7 +58,7 @@ const GROUP_INPUTS: [(&str, &[&str]); 3] = [
     ("portfolio", &["executions"]),
 ];
 
-fn account(i: u128) -> String {
+pub(crate) fn account(i: u128) -> String {
     format_uuid(0x7a0d_0000_0000_4000_8000_0000_0000_0000 | i)
 }
 
@@ -74,6 +74,28 @@ fn instrument(symbol: &str) -> w::InstrumentSnapshot {
     w::InstrumentSnapshot { status: w::InstrumentStatus::Listed, tick_size: tick(symbol), lot_size: Decimal::ONE, min_qty: Decimal::ONE, max_order_notional: None }
 }
 
+/// Every topic of the three trading pipelines (name, compacted).
+pub(crate) const TOPICS: [(&str, bool); 18] = [
+    ("accounts.commands", false),
+    ("funding.commands", false),
+    ("orders.commands", false),
+    ("executions", false),
+    ("orders.events", false),
+    ("orders.routed", false),
+    ("ledger", false),
+    ("funding.events", false),
+    ("accounts.snapshots", true),
+    ("accounts.changelog", true),
+    ("instruments.commands", false),
+    ("trades", false),
+    ("book.depth", true),
+    ("matching.changelog", true),
+    ("positions.snapshots", true),
+    ("realized.gains", false),
+    ("portfolios.snapshots", true),
+    ("portfolio.changelog", true),
+    ];
+
 /// Event times start "now", moved back if New York midnight is less than an hour ahead (as
 /// in the accounts test), so the whole run is one business day: nothing settles or expires.
 fn base_time_ns() -> i64 {
@@ -86,40 +108,41 @@ fn base_time_ns() -> i64 {
     }
 }
 
-/// Plays the API: encodes commands with fresh ids and increasing event times.
-struct Api {
-    prefix: String,
-    codec: Arc<Codec>,
-    producer: rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
-    time_ns: i64,
-    seq: u64,
-    orders: u128,
+/// Plays the API: encodes commands with fresh ids and increasing event times (also used
+/// by the settlement test, which sets `time_ns` to move between trading days).
+pub(crate) struct Api {
+    pub(crate) prefix: String,
+    pub(crate) codec: Arc<Codec>,
+    pub(crate) producer: rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    pub(crate) time_ns: i64,
+    pub(crate) seq: u64,
+    pub(crate) orders: u128,
 }
 
 impl Api {
-    fn next(&mut self) -> (String, i64) {
+    pub(crate) fn next(&mut self) -> (String, i64) {
         self.seq += 1;
         self.time_ns += 50_000_000;
         (format!("cmd-{}", self.seq), self.time_ns)
     }
 
-    fn topic(&self, t: &str) -> String {
+    pub(crate) fn topic(&self, t: &str) -> String {
         format!("{}{t}", self.prefix)
     }
 
-    fn account_cmd(&mut self, acct: &str, body: w::AccountInstruction) {
+    pub(crate) fn account_cmd(&mut self, acct: &str, body: w::AccountInstruction) {
         let (command_id, issued_at_ns) = self.next();
         let v = self.codec.encode(&w::AccountCommand { command_id, account_id: acct.into(), issued_at_ns, body }).unwrap();
         send(&self.producer, &self.topic("accounts.commands"), acct, &v);
     }
 
-    fn funding(&mut self, acct: &str, body: w::FundingInstruction) {
+    pub(crate) fn funding(&mut self, acct: &str, body: w::FundingInstruction) {
         let (command_id, issued_at_ns) = self.next();
         let v = self.codec.encode(&w::FundingCommand { command_id, account_id: acct.into(), issued_at_ns, body }).unwrap();
         send(&self.producer, &self.topic("funding.commands"), acct, &v);
     }
 
-    fn list(&mut self, symbol: &str) {
+    pub(crate) fn list(&mut self, symbol: &str) {
         let (command_id, issued_at_ns) = self.next();
         let v = self
             .codec
@@ -143,7 +166,7 @@ impl Api {
 
     /// Places an order; returns its id.
     #[allow(clippy::too_many_arguments)]
-    fn place(&mut self, acct: &str, symbol: &str, side: w::Side, order_type: w::OrderType, tif: w::TimeInForce, qty: i64, limit: Option<Decimal>) -> String {
+    pub(crate) fn place(&mut self, acct: &str, symbol: &str, side: w::Side, order_type: w::OrderType, tif: w::TimeInForce, qty: i64, limit: Option<Decimal>) -> String {
         self.orders += 1;
         let order_id = format_uuid(0x0bde_0000_0000_4000_8000_0000_0000_0000 | self.orders);
         let body = w::OrderInstruction::PlaceOrder(w::PlaceOrder {
@@ -165,17 +188,17 @@ impl Api {
         order_id
     }
 
-    fn cancel(&mut self, acct: &str, order_id: &str) {
+    pub(crate) fn cancel(&mut self, acct: &str, order_id: &str) {
         self.order_cmd(acct, w::OrderInstruction::CancelOrder(w::CancelOrder { order_id: order_id.into() }));
     }
 
-    fn order_cmd(&mut self, acct: &str, body: w::OrderInstruction) {
+    pub(crate) fn order_cmd(&mut self, acct: &str, body: w::OrderInstruction) {
         let (command_id, issued_at_ns) = self.next();
         let v = self.codec.encode(&w::OrderCommand { command_id, account_id: acct.into(), issued_at_ns, body }).unwrap();
         send(&self.producer, &self.topic("orders.commands"), acct, &v);
     }
 
-    fn flush(&self) {
+    pub(crate) fn flush(&self) {
         use rdkafka::producer::Producer;
         self.producer.flush(Duration::from_secs(30)).expect("flush");
     }
@@ -183,7 +206,7 @@ impl Api {
 
 /// Waits until every pipeline has committed past every record of its inputs, repeating
 /// until no topic grows during a full pass (outputs of one pipeline are inputs of another).
-fn settle(prefix: &str) {
+pub(crate) fn settle(prefix: &str) {
     let groups: Vec<(GroupOffsets, Vec<String>)> = GROUP_INPUTS
         .iter()
         .map(|(g, topics)| (GroupOffsets::new(&format!("{prefix}{g}")), topics.iter().map(|t| format!("{prefix}{t}")).collect()))
@@ -214,7 +237,7 @@ fn settle(prefix: &str) {
     panic!("the pipelines did not settle");
 }
 
-fn decode_all<T: schemas::AvroRecord>(codec: &Codec, topic: &str) -> Vec<(String, T)> {
+pub(crate) fn decode_all<T: schemas::AvroRecord>(codec: &Codec, topic: &str) -> Vec<(String, T)> {
     read_all(topic)
         .into_iter()
         .filter_map(|r| {
@@ -300,27 +323,7 @@ fn accounts_matching_and_portfolio_are_consistent_under_kill_minus_nine() {
     let prefix = tests::unique_prefix("trading");
     let seed: u64 = std::env::var("TRADEFLOW_IT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
     eprintln!("trading_e2e: prefix {prefix} seed {seed}");
-    let topics = [
-        ("accounts.commands", false),
-        ("funding.commands", false),
-        ("orders.commands", false),
-        ("executions", false),
-        ("orders.events", false),
-        ("orders.routed", false),
-        ("ledger", false),
-        ("funding.events", false),
-        ("accounts.snapshots", true),
-        ("accounts.changelog", true),
-        ("instruments.commands", false),
-        ("trades", false),
-        ("book.depth", true),
-        ("matching.changelog", true),
-        ("positions.snapshots", true),
-        ("realized.gains", false),
-        ("portfolios.snapshots", true),
-        ("portfolio.changelog", true),
-    ];
-    rt.block_on(create_prefixed_topics(&prefix, PARTITIONS, &topics));
+    rt.block_on(create_prefixed_topics(&prefix, PARTITIONS, &TOPICS));
     let codec = Arc::new(rt.block_on(tests::codec()));
     let mut api = Api { prefix: prefix.clone(), codec: codec.clone(), producer: producer(), time_ns: base_time_ns(), seq: 0, orders: 0 };
     let mut rng = StdRng::seed_from_u64(seed);

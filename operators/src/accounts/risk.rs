@@ -6,7 +6,9 @@
 //! Reservation rules (the seed's "deduct buying power (hold)" step):
 //! - limit / stop-limit buy: `qty x limit + fee estimate`;
 //! - market buy: `qty x ref x collar + fee estimate`; stop buy: `qty x max(stop, ref) x
-//!   collar + fee estimate`; notional buy: `amount + fee estimate`;
+//!   collar + fee estimate` (`ref x collar` / `max(stop, ref) x collar` rounded down to
+//!   the tick: it is also the routed protection price, a limit at the venue); notional
+//!   buy: `amount + fee estimate`;
 //! - sell: `qty` shares; beyond the position only if the account may short and is active;
 //! - replace: the replacement's reservation by the rules above, *added* to the old order's
 //!   (see [`OpenOrder::required_cash`]); the addition must fit the buying power (buys) or
@@ -160,10 +162,22 @@ fn prices_for(
         .filter(|r| *r > Decimal::ZERO)
         .ok_or(RejectReason::NoReferencePrice)?;
     let worst = stop.map_or(r, |s| s.max(r));
-    let reserve = worst
+    let collared = worst
         .checked_mul(cfg.market_collar)
         .ok_or(RejectReason::ValueOverflow)?;
-    Ok((reserve, stop.unwrap_or(r)))
+    // The reserve price doubles as the routed protection price, which the venue uses as a
+    // limit: it must be on the tick. Rounding down keeps it within the collar.
+    Ok((floor_to_tick(collared, inst.tick_size), stop.unwrap_or(r)))
+}
+
+/// `price` rounded down to a multiple of `tick` (unchanged when the tick is not positive
+/// or the result would not be positive).
+fn floor_to_tick(price: Decimal, tick: Decimal) -> Decimal {
+    if tick <= Decimal::ZERO {
+        return price;
+    }
+    let floored = (price / tick).floor() * tick;
+    if floored > Decimal::ZERO { floored.normalize() } else { price }
 }
 
 fn notional_gates(

@@ -77,6 +77,14 @@ fn market_buy_reserves_reference_times_collar_and_routes_protection() {
     stop.stop_price = Some(d("110"));
     h.send("a", AccountInput::PlaceOrder(stop));
     assert_eq!(h.bal("a", L::CashHeld), d("1050") + d("115.5"));
+    // Off-tick products are rounded down to the tick: 190.37 x 1.05 = 199.8885 -> 199.88
+    // (a protection price above the tick grid would be refused by the venue).
+    let outs = h.send("a", AccountInput::PlaceOrder(market("o3", "AAPL", Side::Buy, "2", "190.37")));
+    assert!(
+        outs.iter().any(|o| matches!(o, AccountOutput::RoutedOrder(r) if r.protection_price == Some(d("199.88")))),
+        "{outs:?}"
+    );
+    assert_eq!(h.bal("a", L::CashHeld), d("1050") + d("115.5") + d("399.76"));
 }
 
 #[test]

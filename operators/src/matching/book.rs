@@ -10,6 +10,10 @@
 //!   if the symbol gets no further command.
 //! - Every accepted order gets `new` first; every order ends in exactly one of `filled`,
 //!   `canceled`, `expired` or `replaced` (or is still live); `rejected` orders never lived.
+//! - Before every command the book also rolls its [`SessionMarks`]: when the command's
+//!   time is at or past the close of the session it last saw, the last trade price
+//!   becomes the previous close (at the latest close `<=` the time). One comparison per
+//!   command unless a close was crossed.
 //! - Execution and trade ids come from counters in the book that survive delisting and
 //!   re-listing, so they never repeat within a symbol.
 //!
@@ -26,7 +30,7 @@
 use super::calendar::SessionCalendar;
 use super::events::{
     Bbo, BookEvent, CancelReason, DepthLevel, DepthSnapshot, OrderStatus, OrderUpdate,
-    RejectReason, RequestKind, RequestRejected, StatusDetail,
+    RejectReason, RequestKind, RequestRejected, SessionMarks, StatusDetail,
 };
 use super::ladder::{Ladder, Level, Order};
 use super::rules::{CompiledRules, InstrumentRules, RulesError, TradingStatus};
@@ -75,6 +79,7 @@ pub struct Book {
     pub(crate) config: BookConfig,
     pub(crate) ladder: Ladder,
     pub(crate) last_trade: Option<i64>,
+    pub(crate) marks: SessionMarks,
     pub(crate) next_seq: u64,
     pub(crate) next_exec_id: u64,
     pub(crate) next_trade_id: u64,
@@ -91,6 +96,7 @@ impl Book {
             config,
             ladder: Ladder::default(),
             last_trade: None,
+            marks: SessionMarks::default(),
             next_seq: 1,
             next_exec_id: 1,
             next_trade_id: 1,
@@ -164,12 +170,37 @@ impl Book {
             asks: self.ladder.asks.best_first().take(n).map(lvl).collect(),
             bbo: self.bbo(),
             last_trade: self.last_trade,
+            marks: self.marks,
         }
+    }
+
+    /// Session marks as of the latest command (see [`SessionMarks`]).
+    pub fn marks(&self) -> SessionMarks {
+        self.marks
+    }
+
+    /// Rolls the session marks to `time` (before the command at `time` trades).
+    #[inline]
+    fn roll_session(&mut self, time: Timestamp) {
+        if self.marks.session_close.is_some_and(|c| time.nanos() < c) || self.config.calendar.is_empty() {
+            return;
+        }
+        let next = self.config.calendar.next_close_after(time);
+        let last = self.config.calendar.last_close_at_or_before(time);
+        if last > self.marks.previous_close_at {
+            // No command between that close and now, so no trade: the last trade price
+            // is the price at that close.
+            self.marks.previous_close_at = last;
+            self.marks.previous_close = self.last_trade;
+        }
+        // Here `time` is at or past the old close (or there was none), so `next` is later.
+        self.marks.session_close = next;
     }
 
     /// Processes one command at `time`, appending events to `out`.
     #[inline]
     pub fn process(&mut self, cmd: Command, time: Timestamp, out: &mut Vec<BookEvent>) {
+        self.roll_session(time);
         if !self.ladder.day_expiry.is_empty() {
             self.expire(time, out);
         }

@@ -47,6 +47,12 @@ impl SessionCalendar {
         let i = self.closes.partition_point(|&c| c <= t.nanos());
         self.closes.get(i).copied()
     }
+
+    /// The last close at or before `t` (the close that ended the latest finished session).
+    pub fn last_close_at_or_before(&self, t: Timestamp) -> Option<i64> {
+        let i = self.closes.partition_point(|&c| c <= t.nanos());
+        i.checked_sub(1).map(|i| self.closes[i])
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +65,10 @@ mod tests {
         assert_eq!(c.next_close_after(Timestamp(0)), Some(100));
         assert_eq!(c.next_close_after(Timestamp(100)), Some(200));
         assert_eq!(c.next_close_after(Timestamp(200)), None);
+        assert_eq!(c.last_close_at_or_before(Timestamp(99)), None);
+        assert_eq!(c.last_close_at_or_before(Timestamp(100)), Some(100));
+        assert_eq!(c.last_close_at_or_before(Timestamp(199)), Some(100));
+        assert_eq!(c.last_close_at_or_before(Timestamp(5_000)), Some(200));
         let p = SessionCalendar::periodic(Timestamp(10), 5, 3);
         assert_eq!(p.next_close_after(Timestamp(14)), Some(15));
         assert_eq!(p.next_close_after(Timestamp(20)), None);

@@ -265,6 +265,26 @@ pub struct DepthSnapshot {
     pub bbo: Bbo,
     /// Last trade price in ticks.
     pub last_trade: Option<i64>,
+    /// Session marks for the previous close (see [`SessionMarks`]).
+    pub marks: SessionMarks,
+}
+
+/// Where the book stands in the session calendar, so a reader can tell the previous
+/// session's closing price at any later time `now` without a clock in the book:
+/// if `now >= session_close`, the previous close is `last_trade` at `session_close`;
+/// otherwise it is `previous_close` at `previous_close_at`.
+///
+/// Invariant: all three are as of the latest command the book processed, and trades
+/// happen only in commands, so a reader holding an older snapshot whose `last_trade` is
+/// still current gets the same answer as from a newer one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionMarks {
+    /// Close of the session of the latest command (`None`: no calendar / past its end).
+    pub session_close: Option<i64>,
+    /// The latest close before that session (`None`: none in the calendar).
+    pub previous_close_at: Option<i64>,
+    /// Last trade price in ticks as of `previous_close_at` (`None`: no trade by then).
+    pub previous_close: Option<i64>,
 }
 
 /// Everything the book emits.

@@ -52,7 +52,8 @@ pub use calendar::SessionCalendar;
 pub use calendar_rules::{CalendarError, CalendarRules, Date, LocalTime, OffsetRange, UtcOffset, ZoneRule, MAX_YEARS};
 pub use events::{
     Bbo, BookEvent, CancelReason, DepthLevel, DepthSnapshot, ExecutionReport, Liquidity,
-    OrderStatus, OrderUpdate, RejectReason, RequestKind, RequestRejected, StatusDetail, Trade,
+    OrderStatus, OrderUpdate, RejectReason, RequestKind, RequestRejected, SessionMarks, StatusDetail,
+    Trade,
 };
 pub use operator::{MatchingConfig, MatchingOperator, MatchingOutput};
 pub use rules::{CompiledRules, InstrumentRules, RulesError, StpMode, TradingStatus};

@@ -8,6 +8,7 @@
 //! are written independently here.
 
 use super::calendar::SessionCalendar;
+use super::events::SessionMarks;
 use super::events::{
     BookEvent, CancelReason, DepthLevel, DepthSnapshot, ExecutionReport, Liquidity, OrderStatus,
     OrderUpdate, RejectReason, RequestKind, RequestRejected, StatusDetail, Trade,
@@ -25,6 +26,8 @@ pub(crate) struct RefBook {
     calendar: SessionCalendar,
     pub orders: Vec<Order>,
     last_trade: Option<i64>,
+    /// (command time, last trade after the command), for the session marks.
+    history: Vec<(i64, Option<i64>)>,
     seq: u64,
     exec: u64,
     trade: u64,
@@ -71,6 +74,7 @@ impl RefBook {
             calendar,
             orders: Vec::new(),
             last_trade: None,
+            history: Vec::new(),
             seq: 1,
             exec: 1,
             trade: 1,
@@ -106,6 +110,27 @@ impl RefBook {
     }
 
     pub fn process(&mut self, cmd: Command, t: Timestamp, out: &mut Vec<BookEvent>) {
+        self.process_inner(cmd, t, out);
+        self.history.push((t.nanos(), self.last_trade));
+    }
+
+    /// Marks from the definition: the session of the latest command time, the close before
+    /// it, and the last trade after the last command timed before that close.
+    fn marks(&self) -> SessionMarks {
+        let Some(latest) = self.history.iter().map(|h| h.0).max() else {
+            return SessionMarks::default();
+        };
+        let previous_close_at = self.calendar.last_close_at_or_before(Timestamp(latest));
+        SessionMarks {
+            session_close: self.calendar.next_close_after(Timestamp(latest)),
+            previous_close_at,
+            previous_close: previous_close_at
+                .and_then(|c| self.history.iter().rev().find(|h| h.0 < c))
+                .and_then(|h| h.1),
+        }
+    }
+
+    fn process_inner(&mut self, cmd: Command, t: Timestamp, out: &mut Vec<BookEvent>) {
         self.expire(t, out);
         match cmd.clone() {
             Command::NewOrder(n) => self.new_order(n, t, out),
@@ -438,6 +463,7 @@ impl RefBook {
             bids: bids.into_iter().take(n).collect(),
             asks: asks.into_iter().take(n).collect(),
             last_trade: self.last_trade,
+            marks: self.marks(),
         }
     }
 }

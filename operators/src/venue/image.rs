@@ -23,7 +23,7 @@
 //! the round-trip tests catch a field that stops being captured.
 
 use crate::matching::{
-    AccountId, Book, BookConfig, Command, InstrumentRules, NewOrder, OrderId, OrderType, RulesError, Side,
+    AccountId, Book, BookConfig, Command, InstrumentRules, NewOrder, OrderId, OrderType, RulesError, SessionMarks, Side,
     TimeInForce, TradingStatus,
 };
 use crate::Timestamp;
@@ -71,6 +71,8 @@ pub struct BookImage {
     pub status: TradingStatus,
     /// Last trade price in ticks.
     pub last_trade: Option<i64>,
+    /// Session marks (previous close).
+    pub marks: SessionMarks,
     /// Next priority sequence number.
     pub next_seq: u64,
     /// Next execution id.
@@ -137,6 +139,7 @@ impl BookImage {
             rules: book.rules.clone(),
             status: book.status,
             last_trade: book.last_trade,
+            marks: book.marks,
             next_seq: book.next_seq,
             next_exec_id: book.next_exec_id,
             next_trade_id: book.next_trade_id,
@@ -171,6 +174,7 @@ impl BookImage {
         let mut book = Book::new(self.rules, config)?;
         book.status = self.status;
         book.last_trade = self.last_trade;
+        book.marks = self.marks;
         book.next_seq = self.next_seq;
         book.next_exec_id = self.next_exec_id;
         book.next_trade_id = self.next_trade_id;
@@ -183,10 +187,10 @@ impl BookImage {
                 return Err(bad("no open quantity"));
             }
             let pending_stop = o.order_type.has_stop() && !o.triggered;
-            if pending_stop && !o.stop.is_some_and(|s| s > 0) {
+            if pending_stop && o.stop.is_none_or(|s| s <= 0) {
                 return Err(bad("pending stop without a positive stop price"));
             }
-            if !pending_stop && !o.limit.is_some_and(|l| l > 0) {
+            if !pending_stop && o.limit.is_none_or(|l| l <= 0) {
                 return Err(bad("resting order without a positive limit price"));
             }
             let mut order = template.clone();

@@ -284,6 +284,12 @@ pub struct DepthReport {
     pub asks: Vec<LevelReport>,
     /// Last trade price.
     pub last_trade_price: Option<Decimal>,
+    /// Close of the session of the latest command (ns; see [`crate::matching::SessionMarks`]).
+    pub session_close_ns: Option<i64>,
+    /// The latest close before that session (ns).
+    pub previous_close_ns: Option<i64>,
+    /// Last trade price as of `previous_close_ns`.
+    pub previous_close_price: Option<Decimal>,
 }
 
 /// What the venue publishes.
@@ -743,5 +749,8 @@ fn depth_report(seq: u64, rules: &InstrumentRules, status: TradingStatus, d: &De
         bids: d.bids.iter().map(lvl).collect(),
         asks: d.asks.iter().map(lvl).collect(),
         last_trade_price: d.last_trade.map(|t| rules.ticks_to_price(t)),
+        session_close_ns: d.marks.session_close,
+        previous_close_ns: d.marks.previous_close_at,
+        previous_close_price: d.marks.previous_close.map(|t| rules.ticks_to_price(t)),
     }
 }

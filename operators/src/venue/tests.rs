@@ -15,6 +15,7 @@ fn rules() -> InstrumentRules {
     r
 }
 
+#[allow(clippy::too_many_arguments)]
 fn place(id: u128, acct: u128, side: Side, ty: OrderType, tif: TimeInForce, qty: &str, limit: Option<&str>, stop: Option<&str>) -> VenueCommand {
     VenueCommand::Place {
         order_id: OrderId(id),

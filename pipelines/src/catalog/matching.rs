@@ -54,7 +54,7 @@ use super::{name_list, prefixed};
 use crate::spec::{DecodeFailure, OutRecord, Pipeline};
 use operators::matching::{
     AccountId, BookConfig, CalendarRules, CancelReason, InstrumentRules, Liquidity as EngLiquidity, OrderId, OrderStatus as EngStatus,
-    OrderType as EngType, RejectReason, Side as EngSide, StpMode, TimeInForce as EngTif, TradingStatus,
+    OrderType as EngType, RejectReason, SessionMarks, Side as EngSide, StpMode, TimeInForce as EngTif, TradingStatus,
 };
 use operators::venue::{
     BookImage as EngBook, OrderImage, VenueCommand, VenueEvent, VenueImage, VenueInput, VenueOperator, VenueOutput,
@@ -487,6 +487,9 @@ pub fn wire_output(o: &VenueOutput) -> WireOutput {
                 last_trade_price: d.last_trade_price,
                 seq: d.seq as i64,
                 as_of_ns: at_ns,
+                session_close_ns: d.session_close_ns,
+                previous_close_ns: d.previous_close_ns,
+                previous_close_price: d.previous_close_price,
             })
         }
     }
@@ -544,6 +547,9 @@ pub fn state_record(s: &VenueState) -> Result<BookState, CodecError> {
                 next_exec_id: long(b.next_exec_id, "next_exec_id")?,
                 next_trade_id: long(b.next_trade_id, "next_trade_id")?,
                 orders,
+                session_close_ns: b.marks.session_close,
+                previous_close_ns: b.marks.previous_close_at,
+                previous_close_ticks: b.marks.previous_close,
             })
         }
     };
@@ -595,6 +601,11 @@ pub fn state_from_record(r: BookState, config: &BookConfig) -> Result<VenueState
                 },
                 status: eng_status(b.status),
                 last_trade: b.last_trade_ticks,
+                marks: SessionMarks {
+                    session_close: b.session_close_ns,
+                    previous_close_at: b.previous_close_ns,
+                    previous_close: b.previous_close_ticks,
+                },
                 next_seq: unsigned(b.next_seq, "next_seq")?,
                 next_exec_id: unsigned(b.next_exec_id, "next_exec_id")?,
                 next_trade_id: unsigned(b.next_trade_id, "next_trade_id")?,

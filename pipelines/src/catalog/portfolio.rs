@@ -262,7 +262,13 @@ pub fn position_record(p: &operators::portfolio::PositionSnapshot) -> w::Positio
         lots: p
             .lots
             .iter()
-            .map(|l| w::TaxLot { lot_id: l.id.0.clone(), qty: wire_amount(l.signed_qty()), price: wire_amount(l.price), acquired_at_ns: l.opened_at.nanos() })
+            .map(|l| w::TaxLot {
+                lot_id: l.id.0.clone(),
+                qty: wire_amount(l.signed_qty()),
+                price: wire_amount(l.price),
+                acquired_at_ns: l.opened_at.nanos(),
+                fee: Some(wire_amount(l.fee)),
+            })
             .collect(),
         as_of_ns: p.as_of.nanos(),
     }

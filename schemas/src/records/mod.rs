@@ -6,13 +6,17 @@
 
 mod commands;
 mod events;
+mod platform;
 mod reference;
 mod snapshots;
+mod watchlists;
 
 pub use commands::*;
 pub use events::*;
+pub use platform::*;
 pub use reference::*;
 pub use snapshots::*;
+pub use watchlists::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -54,6 +54,10 @@ pub struct TaxLot {
     #[serde(with = "crate::decimal")]
     pub price: Decimal,
     pub acquired_at_ns: i64,
+    /// Schema v2 (v1 data reads `None`, meaning zero): the lot's opening fee not yet
+    /// allocated to a closed piece, so `cost_basis` of a long lot = `qty * price + fee`.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub fee: Option<Decimal>,
 }
 
 /// Latest position of an account in a symbol (topic `positions.snapshots`).
@@ -94,6 +98,42 @@ pub struct BookSnapshot {
     pub last_trade_price: Option<Decimal>,
     pub seq: i64,
     pub as_of_ns: i64,
+    /// Schema v2 (v1 data reads `None`): close (ns) of the session of the venue's latest
+    /// command. The previous session's close at a time `t` is `last_trade_price` if
+    /// `t >= session_close_ns`, else `previous_close_price` (see [`BookSnapshot::previous_close`]).
+    #[serde(default)]
+    pub session_close_ns: Option<i64>,
+    /// Schema v2: the latest session close (ns) before `session_close_ns`.
+    #[serde(default)]
+    pub previous_close_ns: Option<i64>,
+    /// Schema v2: last trade price as of `previous_close_ns`.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub previous_close_price: Option<Decimal>,
+}
+
+impl BookSnapshot {
+    /// The previous session's close as seen at `now_ns`: (close time, price). `None` when
+    /// the venue published no session marks (v1 data, no calendar) or there is no close
+    /// before `now_ns`; the price is `None` when nothing had traded by that close.
+    pub fn previous_close(&self, now_ns: i64) -> Option<(i64, Option<Decimal>)> {
+        previous_close(self.last_trade_price, self.session_close_ns, self.previous_close_ns, self.previous_close_price, now_ns)
+    }
+}
+
+/// The rule behind [`BookSnapshot::previous_close`], for readers that keep the marks
+/// outside the record: the last trade is the close once `now_ns` reaches the session
+/// close, otherwise the published previous close applies.
+pub fn previous_close(
+    last_trade_price: Option<Decimal>,
+    session_close_ns: Option<i64>,
+    previous_close_ns: Option<i64>,
+    previous_close_price: Option<Decimal>,
+    now_ns: i64,
+) -> Option<(i64, Option<Decimal>)> {
+    match session_close_ns {
+        Some(close) if now_ns >= close => Some((close, last_trade_price)),
+        _ => previous_close_ns.map(|at| (at, previous_close_price)),
+    }
 }
 
 /// One non-zero ledger balance of an [`AccountState`].
@@ -247,6 +287,13 @@ pub struct BookImage {
     pub next_exec_id: i64,
     pub next_trade_id: i64,
     pub orders: Vec<LiveOrder>,
+    /// Schema v2 (v1 data reads `None`): session marks, see [`BookSnapshot`].
+    #[serde(default)]
+    pub session_close_ns: Option<i64>,
+    #[serde(default)]
+    pub previous_close_ns: Option<i64>,
+    #[serde(default)]
+    pub previous_close_ticks: Option<i64>,
 }
 
 /// The matching operator's state of one symbol (compacted topic `matching.changelog`, key
@@ -330,4 +377,39 @@ pub struct PortfolioState {
     pub applied_fills: Vec<String>,
     pub pending_instructions: Vec<LotInstructionState>,
     pub marks: Vec<MarkState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(session_close_ns: Option<i64>, previous_close_ns: Option<i64>, previous: Option<&str>) -> BookSnapshot {
+        BookSnapshot {
+            symbol: "AAA".into(),
+            status: InstrumentStatus::Listed,
+            bids: vec![],
+            asks: vec![],
+            last_trade_price: Some("101.5".parse().unwrap()),
+            seq: 1,
+            as_of_ns: 0,
+            session_close_ns,
+            previous_close_ns,
+            previous_close_price: previous.map(|p| p.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn previous_close_switches_to_the_last_trade_once_the_session_closes() {
+        let b = book(Some(2_000), Some(1_000), Some("99"));
+        assert_eq!(b.previous_close(1_500), Some((1_000, Some("99".parse().unwrap()))));
+        assert_eq!(b.previous_close(1_999), Some((1_000, Some("99".parse().unwrap()))));
+        assert_eq!(b.previous_close(2_000), Some((2_000, Some("101.5".parse().unwrap()))));
+        assert_eq!(b.previous_close(9_999), Some((2_000, Some("101.5".parse().unwrap()))));
+        // First session of the calendar: no earlier close; nothing traded before it.
+        assert_eq!(book(Some(2_000), None, None).previous_close(1_500), None);
+        assert_eq!(book(Some(2_000), Some(1_000), None).previous_close(1_500), Some((1_000, None)));
+        // v1 data (no marks) and a venue past its calendar's end.
+        assert_eq!(book(None, None, None).previous_close(1_500), None);
+        assert_eq!(book(None, Some(1_000), Some("99")).previous_close(5_000), Some((1_000, Some("99".parse().unwrap()))));
+    }
 }
