@@ -120,12 +120,14 @@ pub struct AppState {
     pub activities: Option<Arc<dyn ports::ActivityView>>,
     /// Watchlists ([`watchlists`]); `None`: those endpoints answer 503.
     pub watchlists: Option<Arc<dyn ports::WatchlistStore>>,
+    /// Open WebSocket streams (shared by clones), so a server can wait for their close frames.
+    pub streams: Arc<stream::OpenStreams>,
 }
 
 impl AppState {
     pub fn new(ports: Ports, calendar: TradingCalendar, config: ApiConfig) -> AppState {
         let limiters = Arc::new(limits::Limiters::new(&config.limits));
-        AppState { ports, calendar: Arc::new(calendar), config, submitted: Arc::default(), platform: None, limiters, activities: None, watchlists: None }
+        AppState { ports, calendar: Arc::new(calendar), config, submitted: Arc::default(), platform: None, limiters, activities: None, watchlists: None, streams: Arc::default() }
     }
 
     /// Adds the platform API. `ports.api_keys` must write to the backend behind

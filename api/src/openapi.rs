@@ -12,7 +12,8 @@
 //!   declares query parameters. Then every operation is completed ([`complete`]): its
 //!   `{path}` parameters are declared, and the statuses every route can answer are
 //!   documented: 429 (rate limits cover every route), 503 (a view or the platform is not
-//!   available) and, for `post` / `put` / `patch`, 400 (body not JSON) and 413 (too large).
+//!   available) and, for `post` / `put` / `patch`, 400 (body not JSON), 413 (too large) and
+//!   422 (JSON that is not a valid request).
 //!   Found by schemathesis (`tests/integration/schemathesis.rs`).
 //!
 //! The document is built once per process.
@@ -207,7 +208,7 @@ fn string_parameter(name: &str, place: ParameterIn, required: bool) -> Parameter
 
 /// Completes one operation of `path` (see the module doc): declares its undeclared `{path}`
 /// parameters and documents 429, 503 and, for `post` / `put` / `patch` (which read a JSON
-/// body, declared or not), 400 and 413.
+/// body, declared or not), 400, 413 and 422.
 pub fn complete(path: &str, reads_body: bool, op: &mut Operation) {
     let declared: Vec<String> = op
         .parameters
@@ -224,7 +225,8 @@ pub fn complete(path: &str, reads_body: bool, op: &mut Operation) {
     }
     let mut statuses = vec![429, 503];
     if reads_body || op.request_body.is_some() {
-        statuses.extend([400, 413]);
+        // 422: a body that is JSON but not a valid request (wrong field types included).
+        statuses.extend([400, 413, 422]);
     }
     for status in statuses {
         op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(error_response(status)));

@@ -222,7 +222,54 @@ async fn handshake(state: &AppState, socket: &mut WebSocket) -> Option<Principal
     principal
 }
 
+/// The open WebSocket streams of an [`AppState`]. axum's graceful shutdown does not track
+/// upgraded connections, so a server that wants its clients to get the 1001 close frame
+/// waits for [`OpenStreams::wait_idle`] after closing the feed.
+#[derive(Default)]
+pub struct OpenStreams {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One open stream; counted until dropped.
+struct StreamGuard(Arc<OpenStreams>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl OpenStreams {
+    fn enter(self: &Arc<Self>) -> StreamGuard {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        StreamGuard(self.clone())
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until no stream is open, at most `bound`; whether they all ended.
+    pub async fn wait_idle(&self, bound: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let notified = self.idle.notified();
+            if self.open() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.open() == 0;
+            }
+        }
+    }
+}
+
 async fn serve_socket(state: AppState, mut socket: WebSocket) {
+    let _open = state.streams.enter();
     let Some(who) = handshake(&state, &mut socket).await else { return };
     // Subscribe right after authentication: updates between now and `listen` are dropped
     // (Alpaca sends nothing before `listen` either), none after it are missed.

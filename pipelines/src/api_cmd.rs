@@ -275,6 +275,7 @@ pub struct KafkaApi {
     pub backend: Arc<KafkaBackend>,
     /// The `/api/v1` ports on Kafka (with a JWT configuration only).
     pub platform: Option<Arc<PlatformBackend>>,
+    streams: Arc<api::stream::OpenStreams>,
     router: Router,
 }
 
@@ -308,8 +309,9 @@ impl KafkaApi {
         if let (Some(p), Some(jwt)) = (&platform, jwt) {
             state = state.with_platform(p.ports(), jwt);
         }
+        let streams = state.streams.clone();
         let router = api::app(state).merge(ops_router(backend.clone(), platform.clone()));
-        Ok(KafkaApi { backend, platform, router })
+        Ok(KafkaApi { backend, platform, streams, router })
     }
 
     /// Serves on `listener` until `stop` resolves; then closes the WebSocket and SSE
@@ -317,7 +319,7 @@ impl KafkaApi {
     /// views. Drop every other clone of [`KafkaApi::backend`] first, or the view threads
     /// are left running (logged).
     pub async fn serve(self, listener: tokio::net::TcpListener, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let KafkaApi { backend, platform, router } = self;
+        let KafkaApi { backend, platform, streams, router } = self;
         tracing::info!(local = %listener.local_addr()?, "api listening");
         let orders = backend.orders.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -335,6 +337,10 @@ impl KafkaApi {
                 let _ = stopping_rx.await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after the shutdown request: leaving them"),
+        }
+        // Upgraded WebSockets are not connections axum waits for: let them send their 1001.
+        if !streams.wait_idle(SHUTDOWN_GRACE).await {
+            tracing::warn!(open = streams.open(), "streams still open {SHUTDOWN_GRACE:?} after the shutdown request");
         }
         tracing::info!("api stopped accepting connections; stopping the views");
         match Arc::try_unwrap(backend) {

@@ -103,6 +103,7 @@ impl Platform {
         let args: Vec<String> = [
             "api", "--registry", "embedded", "--brokers", &tests::brokers(), "--topic-prefix", &prefix,
             "--http", &format!("127.0.0.1:{port}"), "--keys", keys_path.to_str().unwrap(), "--outcome-wait-ms", "10000",
+            "--jwt-secret", "api-platform-test-secret-0123456789abcdef",
         ]
         .iter()
         .map(|s| s.to_string())

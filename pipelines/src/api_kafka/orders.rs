@@ -12,7 +12,12 @@
 //!   figures); `pending_new` never overwrites a later status; `new` with fills is
 //!   `partially_filled` (accounts report a refused cancel or replace as `NEW`).
 //! - **Replacements**: a `ReplaceOrder` command creates the new order's record from the
-//!   old one's `PlaceOrder` with the changed fields.
+//!   old one's `PlaceOrder` with the changed fields. The accounts pipeline reports a
+//!   refused replace on the *old* order (`REPLACE_REJECTED`, `REPLACE_REJECTED_BY_VENUE`);
+//!   the view then rejects the old order's latest replacement that has no event yet (a
+//!   synthetic `rejected` event for the new id, with the refusal's reason), so it does not
+//!   stay `pending_new` forever. Known gap: a refusal read before its `ReplaceOrder`
+//!   command (different topics) leaves that replacement pending.
 //! - Events read before their order's command (different topics: no relative order) wait
 //!   in a buffer and are applied, in order, when the command arrives.
 //!
@@ -32,7 +37,7 @@ use api::ports::{
     FEED_CAPACITY,
 };
 use rust_decimal::Decimal;
-use schemas::records::{OrderCommand, OrderEvent, OrderInstruction, OrderStatus, PlaceOrder, Side};
+use schemas::records::{OrderCommand, OrderEvent, OrderEventType, OrderInstruction, OrderStatus, PlaceOrder, Side};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -99,6 +104,8 @@ struct Inner {
     outcomes: HashMap<String, OrderEvent>,
     watches: HashMap<String, Vec<oneshot::Sender<OrderEvent>>>,
     positions: HashMap<(String, String), Decimal>,
+    /// New order ids of replace commands, by the order they replace, in command order.
+    replacements: HashMap<String, Vec<String>>,
 }
 
 /// The orders view.
@@ -146,6 +153,7 @@ impl OrdersView {
                     time_in_force: rep.time_in_force.unwrap_or(old.order.time_in_force),
                     ..old.order.clone()
                 };
+                g.replacements.entry(rep.order_id.clone()).or_default().push(rep.new_order_id.clone());
                 (rep.new_order_id, OrderRecord { account_id: c.account_id, order, submitted_at_ns: c.issued_at_ns, last_event: None })
             }
             OrderInstruction::CancelOrder(_) => return,
@@ -169,10 +177,42 @@ impl OrdersView {
                 let _ = tx.send(e.clone());
             }
         }
+        let refused_replace = matches!(e.event_type, Some(OrderEventType::ReplaceRejected | OrderEventType::ReplaceRejectedByVenue));
         if g.orders.contains_key(&e.order_id) {
             self.apply_to_record(&mut g, &e);
         } else {
-            g.early.entry(e.order_id.clone()).or_default().push(e);
+            g.early.entry(e.order_id.clone()).or_default().push(e.clone());
+        }
+        if refused_replace {
+            let pending = g
+                .replacements
+                .get(&e.order_id)
+                .and_then(|ids| ids.iter().rev().find(|id| g.orders.get(*id).is_some_and(|r| r.last_event.is_none())))
+                .cloned();
+            if let Some(new_id) = pending {
+                let rejected = OrderEvent {
+                    event_id: format!("{}:{new_id}", e.event_id),
+                    order_id: new_id.clone(),
+                    client_order_id: g.orders.get(&new_id).and_then(|r| r.order.client_order_id.clone()),
+                    status: OrderStatus::Rejected,
+                    event_type: Some(OrderEventType::Rejected),
+                    filled_qty: Decimal::ZERO,
+                    leaves_qty: Decimal::ZERO,
+                    avg_fill_price: None,
+                    replaced_by: None,
+                    fill: None,
+                    new_qty: None,
+                    new_limit_price: None,
+                    ..e
+                };
+                if !g.outcomes.contains_key(&new_id) {
+                    g.outcomes.insert(new_id.clone(), rejected.clone());
+                    for tx in g.watches.remove(&new_id).unwrap_or_default() {
+                        let _ = tx.send(rejected.clone());
+                    }
+                }
+                self.apply_to_record(&mut g, &rejected);
+            }
         }
     }
 
@@ -393,5 +433,21 @@ mod tests {
         });
         let r = v.order("o1b").unwrap().unwrap();
         assert_eq!((r.order.qty, r.order.limit_price, r.submitted_at_ns, r.status()), (Some(d("3")), Some(d("101")), 5, OrderStatus::PendingNew));
+        // The accounts pipeline refuses the replace on the old order: the replacement is
+        // rejected (with the reason, and its watch completes), the old order stays open.
+        let watch = v.watch("o1b");
+        let mut refusal = ev("o1", O::Accounts, Some(T::ReplaceRejected), OrderStatus::New, None);
+        refusal.reason = Some(schemas::records::OrderReason::InsufficientBuyingPower);
+        v.apply_event(refusal);
+        let r = v.order("o1b").unwrap().unwrap();
+        assert_eq!(r.status(), OrderStatus::Rejected);
+        assert_eq!(r.last_event.as_ref().and_then(|e| e.reason), Some(schemas::records::OrderReason::InsufficientBuyingPower));
+        assert_eq!(v.order("o1").unwrap().unwrap().status(), OrderStatus::New);
+        let outcome = wait_outcome(watch);
+        assert_eq!(outcome.map(|e| e.status), Some(OrderStatus::Rejected));
+    }
+
+    fn wait_outcome(w: api::ports::OutcomeWatch) -> Option<OrderEvent> {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(w.wait(Duration::from_millis(100)))
     }
 }
