@@ -172,7 +172,12 @@ async fn wait(state: &AppState, watch: OutcomeWatch, mut feed: broadcast::Receiv
         }
     };
     tokio::select! {
-        decided = watch.wait(bound) => decided.map_or(Outcome::TimedOut, Outcome::Decided),
+        decided = watch.wait(bound) => match decided {
+            // A view may complete the replacement's watch with the refusal itself.
+            Some(e) if matches!(e.event_type, Some(OrderEventType::ReplaceRejected | OrderEventType::ReplaceRejectedByVenue)) => Outcome::Refused(e),
+            Some(e) => Outcome::Decided(e),
+            None => Outcome::TimedOut,
+        },
         refused = tokio::time::timeout(bound, refused) => refused.map_or(Outcome::TimedOut, Outcome::Refused),
     }
 }

@@ -14,10 +14,11 @@
 //! - **Replacements**: a `ReplaceOrder` command creates the new order's record from the
 //!   old one's `PlaceOrder` with the changed fields. The accounts pipeline reports a
 //!   refused replace on the *old* order (`REPLACE_REJECTED`, `REPLACE_REJECTED_BY_VENUE`);
-//!   the view then rejects the old order's latest replacement that has no event yet (a
-//!   synthetic `rejected` event for the new id, with the refusal's reason), so it does not
-//!   stay `pending_new` forever. Known gap: a refusal read before its `ReplaceOrder`
-//!   command (different topics) leaves that replacement pending.
+//!   the view then drops the old order's latest replacement that has no event yet (as on
+//!   Alpaca, a refused replace leaves no order behind: the client got an error, not an
+//!   id) and completes its outcome watch with a `rejected` event of the refusal's type and
+//!   reason. Nothing is broadcast for it. Known gap: a refusal read before its
+//!   `ReplaceOrder` command (different topics) leaves that replacement `pending_new`.
 //! - Events read before their order's command (different topics: no relative order) wait
 //!   in a buffer and are applied, in order, when the command arrives.
 //!
@@ -195,7 +196,9 @@ impl OrdersView {
                     order_id: new_id.clone(),
                     client_order_id: g.orders.get(&new_id).and_then(|r| r.order.client_order_id.clone()),
                     status: OrderStatus::Rejected,
-                    event_type: Some(OrderEventType::Rejected),
+                    // Still the refusal of the replace (the waiter in `PATCH` tells it apart
+                    // from a venue rejection of an accepted replacement by this type).
+                    event_type: e.event_type,
                     filled_qty: Decimal::ZERO,
                     leaves_qty: Decimal::ZERO,
                     avg_fill_price: None,
@@ -211,7 +214,11 @@ impl OrdersView {
                         let _ = tx.send(rejected.clone());
                     }
                 }
-                self.apply_to_record(&mut g, &rejected);
+                g.orders.remove(&new_id);
+                g.fills.remove(&new_id);
+                if let Some(ids) = g.replacements.get_mut(&e.order_id) {
+                    ids.retain(|id| *id != new_id);
+                }
             }
         }
     }
@@ -433,18 +440,16 @@ mod tests {
         });
         let r = v.order("o1b").unwrap().unwrap();
         assert_eq!((r.order.qty, r.order.limit_price, r.submitted_at_ns, r.status()), (Some(d("3")), Some(d("101")), 5, OrderStatus::PendingNew));
-        // The accounts pipeline refuses the replace on the old order: the replacement is
-        // rejected (with the reason, and its watch completes), the old order stays open.
+        // The accounts pipeline refuses the replace on the old order: the replacement goes
+        // (its watch completes with the reason), the old order stays open.
         let watch = v.watch("o1b");
         let mut refusal = ev("o1", O::Accounts, Some(T::ReplaceRejected), OrderStatus::New, None);
         refusal.reason = Some(schemas::records::OrderReason::InsufficientBuyingPower);
         v.apply_event(refusal);
-        let r = v.order("o1b").unwrap().unwrap();
-        assert_eq!(r.status(), OrderStatus::Rejected);
-        assert_eq!(r.last_event.as_ref().and_then(|e| e.reason), Some(schemas::records::OrderReason::InsufficientBuyingPower));
+        assert_eq!(v.order("o1b").unwrap(), None, "a refused replacement leaves no order behind");
         assert_eq!(v.order("o1").unwrap().unwrap().status(), OrderStatus::New);
-        let outcome = wait_outcome(watch);
-        assert_eq!(outcome.map(|e| e.status), Some(OrderStatus::Rejected));
+        let outcome = wait_outcome(watch).expect("the replacement's watch completes");
+        assert_eq!((outcome.status, outcome.reason), (OrderStatus::Rejected, Some(schemas::records::OrderReason::InsufficientBuyingPower)));
     }
 
     fn wait_outcome(w: api::ports::OutcomeWatch) -> Option<OrderEvent> {
