@@ -165,10 +165,16 @@ def main():
                        "cash reduced by exactly 3 x price")
 
     # Activities (alpaca-py has no typed call for them: its raw GET, as clients do).
+    # The activities view follows the accounts pipeline's bookings, which may land a moment
+    # after the order shows filled: wait for it as a client of an eventually consistent
+    # API would.
     activities = a.get("/account/activities")
     check(isinstance(activities, list), "account activities is a list")
-    kinds = {x.get("activity_type") for x in activities}
-    check("FILL" in kinds, "a FILL activity: %s" % sorted(k for k in kinds if k))
+    activities = wait_for(
+        lambda: (lambda xs: xs if any(x.get("activity_type") == "FILL" for x in xs) else None)(a.get("/account/activities")),
+        "a FILL activity")
+    fills = [x for x in activities if x.get("activity_type") == "FILL"]
+    check(sum(Decimal(str(x["qty"])) for x in fills) == 3, "FILL activities add up to 3 shares")
 
     # A clear error: an unknown symbol is refused with Alpaca's error shape.
     try:
