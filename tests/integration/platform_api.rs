@@ -3,10 +3,10 @@
 //!
 //! Registration opens an account through the accounts pipeline; login gives a JWT pair; a
 //! key created on `/api/v1` authenticates on `/v2`; a deposit goes through the accounts
-//! pipeline and shows in the transaction history. Then the API process is stopped and a
-//! new one started on the same topics: the refresh token still rotates, the token it
-//! replaced is detected as reuse (the family is revoked), the created key still works, and
-//! the audit topic's hash chain verifies.
+//! pipeline and shows in the transaction history; a watchlist is created. Then the API
+//! process is stopped and a new one started on the same topics: the refresh token still
+//! rotates, the token it replaced is detected as reuse (the family is revoked), the created
+//! key and the watchlist are still there, and the audit topic's hash chain verifies.
 
 use pipelines::api_kafka::platform::audit::verify_audit_topic;
 use serde_json::{json, Value};
@@ -131,6 +131,11 @@ async fn scenario() {
     let acct = api.wait_for("/v2/account", Auth::Key(&key_id, &secret), "the account on /v2", |s, _| s == 200).await;
     assert_eq!(acct["cash"], "0", "{acct}");
 
+    // A watchlist (the compacted `watchlists` topic), read back after the restart below.
+    let (s, wl) = api.call(Method::POST, "/v2/watchlists", Auth::Key(&key_id, &secret), Some(json!({"name": "later", "symbols": []}))).await;
+    assert_eq!(s, 200, "{wl}");
+    let wl_id = wl["id"].as_str().unwrap().to_string();
+
     // A deposit through the accounts pipeline, visible in the history.
     let (s, dep) = api.call(Method::POST, &format!("/api/v1/accounts/{account}/deposits"), Auth::Bearer(&access), Some(json!({"amount": "1250.50"}))).await;
     assert!(s == 201 || s == 202, "{s} {dep}");
@@ -159,6 +164,9 @@ async fn scenario() {
     assert_eq!(s, 200, "the created key survives the restart: {acct}");
     let (s, _) = api.call(Method::GET, "/v2/account", Auth::Key(&key_id, "wrong"), None).await;
     assert_eq!(s, 401);
+    let (s, lists) = api.call(Method::GET, "/v2/watchlists", Auth::Key(&key_id, &secret), None).await;
+    assert_eq!(s, 200, "{lists}");
+    assert_eq!(lists.as_array().map(|l| l.iter().map(|w| (w["id"].clone(), w["name"].clone())).collect::<Vec<_>>()), Some(vec![(json!(wl_id), json!("later"))]), "{lists}");
     api.proc.stop();
     accounts.stop();
 

@@ -20,6 +20,7 @@ pub mod orders;
 pub mod platform;
 pub mod sink;
 pub mod snapshots;
+pub mod table;
 pub mod watchlists;
 
 pub use follow::{PartitionHealth, ViewHealth};

@@ -33,7 +33,7 @@ pub mod funding;
 pub mod keys;
 pub mod notifications;
 pub mod sessions;
-pub mod table;
+pub use super::table;
 pub mod users;
 
 use super::follow::{self, Decoder, Fold, HealthCell, Source, ViewHealth};

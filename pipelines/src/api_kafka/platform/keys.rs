@@ -129,7 +129,7 @@ mod tests {
         let registry = Registry::embedded();
         let codec = Arc::new(rt.block_on(registry.codec()).unwrap());
         let dec = Decoder { codec: codec.clone(), registry, rt: rt.handle().clone() };
-        let producer = super::super::table::idempotent_producer("127.0.0.1:1", &[]).unwrap();
+        let producer = crate::api_kafka::table::idempotent_producer("127.0.0.1:1", &[]).unwrap();
         let keys = KafkaApiKeys::new(Table::new("api keys", producer, codec.clone(), "p.api.keys".into(), KafkaApiKeys::key_of), Some(Arc::new(Static)));
         let stop = AtomicBool::new(false);
         for r in [rec("K2", 2, None), rec("K1", 1, None), rec("K3", 3, Some(4))] {

@@ -95,7 +95,7 @@ mod tests {
         let registry = Registry::embedded();
         let codec = Arc::new(rt.block_on(registry.codec()).unwrap());
         let dec = Decoder { codec: codec.clone(), registry, rt: rt.handle().clone() };
-        let producer = super::super::table::idempotent_producer("127.0.0.1:1", &[]).unwrap();
+        let producer = crate::api_kafka::table::idempotent_producer("127.0.0.1:1", &[]).unwrap();
         let users = KafkaUsers::new(Table::new("users", producer, codec.clone(), "p.users".into(), KafkaUsers::key_of));
         let stop = AtomicBool::new(false);
         users.apply(0, Some(b"u2"), Some(&codec.encode(&user("u2", "b@x.io")).unwrap()), &dec, &stop);

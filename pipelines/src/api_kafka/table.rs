@@ -1,6 +1,6 @@
 //! [`Table`]: a compacted topic materialized in memory, written through an idempotent
-//! producer, with read-your-writes. The shared core of the users, API-key and session
-//! stores (the same algorithm as `super::super::watchlists`, generic over the record).
+//! producer, with read-your-writes. The shared core of the watchlist store and of the
+//! platform's users, API-key and session stores.
 //!
 //! Invariants:
 //! - One key lives in one partition and is read in offset order, so the latest record read
@@ -185,10 +185,26 @@ impl<V: AvroRecord + Clone + PartialEq + Send + Sync> Table<V> {
     /// Writes `value` and applies it once acknowledged. The caller holds [`Table::serial`].
     pub async fn put(&self, value: V) -> Result<(), PortError> {
         let key = (self.key_of)(&value).to_string();
-        let payload = self.codec.encode(&value).map_err(|e| PortError::Internal(format!("encoding {}: {e}", V::NAME)))?;
-        let value = Some(value);
+        self.send(key, Some(value)).await
+    }
+
+    /// Writes a tombstone for `key` and applies it once acknowledged. The caller holds
+    /// [`Table::serial`].
+    pub async fn remove(&self, key: &str) -> Result<(), PortError> {
+        self.send(key.to_string(), None).await
+    }
+
+    async fn send(&self, key: String, value: Option<V>) -> Result<(), PortError> {
+        let payload = value
+            .as_ref()
+            .map(|v| self.codec.encode(v))
+            .transpose()
+            .map_err(|e| PortError::Internal(format!("encoding {}: {e}", V::NAME)))?;
         self.write_rows().begin(&key, value.clone());
-        let record = FutureRecord::<str, [u8]>::to(&self.topic).key(&key).payload(payload.as_slice());
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(&key);
+        if let Some(p) = &payload {
+            record = record.payload(p.as_slice());
+        }
         match self.producer.send(record, DELIVERY_TIMEOUT).await {
             Ok(_) => {
                 self.write_rows().acknowledged(&key, value);
