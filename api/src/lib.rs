@@ -39,6 +39,7 @@ pub mod orders;
 pub mod platform_memory;
 pub mod ports;
 pub mod positions;
+pub mod reports;
 pub mod stream;
 pub mod v1;
 pub mod watchlists;
@@ -120,6 +121,8 @@ pub struct AppState {
     pub activities: Option<Arc<dyn ports::ActivityView>>,
     /// Watchlists ([`watchlists`]); `None`: those endpoints answer 503.
     pub watchlists: Option<Arc<dyn ports::WatchlistStore>>,
+    /// ClickHouse reports ([`reports`]); `None`: those endpoints answer 503.
+    pub reports: Option<Arc<dyn ports::ReportSource>>,
     /// Open WebSocket streams (shared by clones), so a server can wait for their close frames.
     pub streams: Arc<stream::OpenStreams>,
 }
@@ -127,7 +130,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(ports: Ports, calendar: TradingCalendar, config: ApiConfig) -> AppState {
         let limiters = Arc::new(limits::Limiters::new(&config.limits));
-        AppState { ports, calendar: Arc::new(calendar), config, submitted: Arc::default(), platform: None, limiters, activities: None, watchlists: None, streams: Arc::default() }
+        AppState { ports, calendar: Arc::new(calendar), config, submitted: Arc::default(), platform: None, limiters, activities: None, watchlists: None, reports: None, streams: Arc::default() }
     }
 
     /// Adds the platform API. `ports.api_keys` must write to the backend behind
@@ -140,6 +143,12 @@ impl AppState {
     /// Serves `/v2/account/activities` from `view`.
     pub fn with_activities(mut self, view: Arc<dyn ports::ActivityView>) -> AppState {
         self.activities = Some(view);
+        self
+    }
+
+    /// Serves the `/api/v1` reports ([`reports`]) from `source`.
+    pub fn with_reports(mut self, source: Arc<dyn ports::ReportSource>) -> AppState {
+        self.reports = Some(source);
         self
     }
 
@@ -164,6 +173,7 @@ pub fn app(state: AppState) -> Router {
         .merge(activities::router())
         .merge(watchlists::router())
         .merge(v1::router())
+        .merge(reports::router())
         .route("/openapi.json", axum::routing::get(openapi::serve))
         .fallback(|| async { ApiError::NotFound("endpoint not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

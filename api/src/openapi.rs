@@ -120,6 +120,10 @@ pub const V2_QUERY: &[(&str, &str, &str, bool)] = &[
         crate::v1::admin::instruments,
         crate::v1::admin::halt,
         crate::v1::admin::resume,
+        crate::v1::admin::set_kyc,
+        crate::reports::statement,
+        crate::reports::gains,
+        crate::reports::activity,
     ),
     components(schemas(
         ErrorBody,

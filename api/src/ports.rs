@@ -340,3 +340,28 @@ pub trait WatchlistStore: Send + Sync {
     /// An account's watchlists, ordered by creation time (ties by id).
     fn watchlists_of(&self, account_id: &str) -> Result<Vec<schemas::records::WatchlistRecord>, PortError>;
 }
+
+/// Why a report could not be produced ([`ReportSource`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportPortError {
+    /// Bad month, year, lot method or date: 422.
+    #[error("{0}")]
+    Invalid(String),
+    /// The analytics store (ClickHouse) cannot be reached: 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The ClickHouse reports (Kafka side: `sinks::reports`), as JSON so this crate does not
+/// depend on the sink. Account authorization is the caller's (the handlers').
+pub trait ReportSource: Send + Sync {
+    /// Monthly statement; `month` is `YYYY-MM`.
+    fn statement<'a>(&'a self, account_id: &'a str, month: &'a str) -> BoxFuture<'a, Result<serde_json::Value, ReportPortError>>;
+    /// Realized capital gains of tax `year`; `method` is `fifo` or `lifo`.
+    fn gains<'a>(&'a self, account_id: &'a str, year: i32, method: &'a str) -> BoxFuture<'a, Result<serde_json::Value, ReportPortError>>;
+    /// Admin reports for the UTC days `from..=to` (`YYYY-MM-DD`).
+    fn admin<'a>(&'a self, from: &'a str, to: &'a str) -> BoxFuture<'a, Result<serde_json::Value, ReportPortError>>;
+}

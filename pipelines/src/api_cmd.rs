@@ -78,6 +78,13 @@ pub struct ApiArgs {
     /// `/api/v1` answers 503 and only `/v2` with `--keys` is served.
     #[arg(long, env = "TRADEFLOW_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// ClickHouse HTTP URL of the analytics sink: serves the reports on `/api/v1`
+    /// (statements, capital gains, admin activity). Without it those answer 503.
+    #[arg(long, env = "CLICKHOUSE_URL")]
+    clickhouse_url: Option<String>,
+    /// ClickHouse database of the reports (as `tradeflow report --database`).
+    #[arg(long, default_value = "tradeflow")]
+    clickhouse_database: String,
 }
 
 /// Request rate limits of the API (429 with `Retry-After` beyond them).
@@ -252,7 +259,14 @@ pub async fn run(a: ApiArgs) -> anyhow::Result<()> {
         .transpose()
         .context("--jwt-secret")?;
     let platform = jwt.is_some();
-    let api = KafkaApi::start(&cfg, codec, registry, keys, &rules, a.limits.config(Duration::from_millis(a.outcome_wait_ms)), jwt)?;
+    let reports = match &a.clickhouse_url {
+        Some(url) => {
+            let r = pipelines::api_kafka::reports::ClickHouseReports::new(url, &a.clickhouse_database).context("--clickhouse-url / --clickhouse-database")?;
+            Some(Arc::new(r) as Arc<dyn api::ports::ReportSource>)
+        }
+        None => None,
+    };
+    let api = KafkaApi::start(&cfg, codec, registry, keys, &rules, a.limits.config(Duration::from_millis(a.outcome_wait_ms)), jwt, reports)?;
 
     let listener = tokio::net::TcpListener::bind(&a.http).await.with_context(|| format!("binding {}", a.http))?;
     let local = listener.local_addr()?;
@@ -262,6 +276,10 @@ pub async fn run(a: ApiArgs) -> anyhow::Result<()> {
         println!("api: platform API at http://{local}/api/v1 (users, keys, sessions and audit on Kafka)");
     } else {
         println!("api: no --jwt-secret: /api/v1 answers 503 (only /v2 with --keys)");
+    }
+    match &a.clickhouse_url {
+        Some(url) => println!("api: reports from ClickHouse at {url} (database {})", a.clickhouse_database),
+        None => println!("api: no --clickhouse-url: the /api/v1 reports answer 503"),
     }
     api.serve(listener, signal()).await?;
     println!("stopped");
@@ -281,7 +299,9 @@ pub struct KafkaApi {
 
 impl KafkaApi {
     /// Starts the views (follower threads) and builds `api::app` plus `/readyz` and
-    /// `/metrics` on them. `rules` gives the `/v2/clock` sessions.
+    /// `/metrics` on them. `rules` gives the `/v2/clock` sessions; `reports` serves the
+    /// `/api/v1` reports (else 503).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         cfg: &KafkaApiConfig,
         codec: Arc<schemas::Codec>,
@@ -290,6 +310,7 @@ impl KafkaApi {
         rules: &CalendarRules,
         config: ApiConfig,
         jwt: Option<api::jwt::JwtConfig>,
+        reports: Option<Arc<dyn api::ports::ReportSource>>,
     ) -> anyhow::Result<KafkaApi> {
         let clock = Arc::new(SystemClock);
         let calendar = sessions(rules, api::ports::Clock::now_ns(clock.as_ref()))?;
@@ -308,6 +329,9 @@ impl KafkaApi {
             .with_watchlists(backend.watchlists.clone());
         if let (Some(p), Some(jwt)) = (&platform, jwt) {
             state = state.with_platform(p.ports(), jwt);
+        }
+        if let Some(r) = reports {
+            state = state.with_reports(r);
         }
         let streams = state.streams.clone();
         let router = api::app(state).merge(ops_router(backend.clone(), platform.clone()));

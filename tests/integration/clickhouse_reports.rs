@@ -367,6 +367,82 @@ fn check_reports(url: &str, db: &str) {
     assert_eq!(admin["latency"][0]["last_fill_p50_ms"], "30");
 }
 
+/// The same reports served by `tradeflow api --clickhouse-url` on `/api/v1`, with APCA keys
+/// of a keys file: exactly the JSON of `tradeflow report` (the same library functions),
+/// hence the golden figures `check_reports` checked; a trader sees its own account only
+/// (another one answers 404) and the admin report is the admin's.
+fn check_api_reports(rt: &tokio::runtime::Runtime, prefix: &str, url: &str, db: &str) {
+    // The API's views follow every catalog topic (`--jwt-secret`: the platform's too).
+    let topics: Vec<(&str, bool)> = schemas::topics::TOPICS
+        .iter()
+        .filter(|t| t.name != schemas::topics::DLQ)
+        .map(|t| (t.name, t.cleanup == schemas::topics::Cleanup::Compact))
+        .collect();
+    rt.block_on(tests::create_prefixed_topics(prefix, 3, &topics));
+    let keys_path = std::env::temp_dir().join(format!("{prefix}report-keys.json"));
+    let keys = serde_json::json!([
+        {"key_id": "PKST", "secret": "st-secret", "user_id": "u-st", "account_id": "acc-st", "role": "trader"},
+        {"key_id": "PKSEED", "secret": "seed-secret", "user_id": "u-seed", "account_id": "acc-seed", "role": "trader"},
+        {"key_id": "PKROOT", "secret": "root-secret", "user_id": "u-root", "account_id": "acc-root", "role": "admin"},
+    ]);
+    std::fs::write(&keys_path, keys.to_string()).unwrap();
+    let port = tests::free_port();
+    let args: Vec<String> = [
+        "api", "--registry", "embedded", "--brokers", &tests::brokers(), "--topic-prefix", prefix, "--http", &format!("127.0.0.1:{port}"),
+        "--keys", keys_path.to_str().unwrap(), "--jwt-secret", "clickhouse-reports-secret-0123456789abcdef", "--clickhouse-url", url,
+        "--clickhouse-database", db, "--rate-limit-per-key", "0", "--rate-limit-per-ip", "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut api = tests::Processor::spawn(&format!("{prefix}api"), &args);
+    api.wait_for("api listening", 1, Duration::from_secs(60));
+    let http = reqwest::Client::new();
+    let get = |path: &str, key: (&str, &str)| -> (u16, Value) {
+        rt.block_on(async {
+            let r = http.get(format!("http://127.0.0.1:{port}{path}")).header("APCA-API-KEY-ID", key.0).header("APCA-API-SECRET-KEY", key.1).send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        })
+    };
+    let (st_key, seed_key, root_key) = (("PKST", "st-secret"), ("PKSEED", "seed-secret"), ("PKROOT", "root-secret"));
+    // The views catch up at start (503 until then).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let st = loop {
+        let (s, b) = get("/api/v1/accounts/acc-st/statements/2026-10", st_key);
+        if s == 200 {
+            break b;
+        }
+        assert!(s == 503 && std::time::Instant::now() < deadline, "statement: {s} {b}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(st, report(url, db, &["statement", "--account", "acc-st", "--month", "2026-10"]));
+    assert_eq!((st["opening_cash"].as_str(), st["closing_cash"].as_str(), st["net_cash_change"].as_str()), (Some("10000"), Some("8979"), Some("-1021")));
+    assert_eq!(st["positions"], serde_json::json!([{ "symbol": "XYZ", "qty": "6", "cost_basis": "600.6", "avg_cost": "100.1", "open_lots": 1 }]));
+    let (s, fifo) = get("/api/v1/accounts/acc-seed/capital-gains/2024", seed_key);
+    assert_eq!(s, 200, "{fifo}");
+    assert_eq!(fifo, report(url, db, &["gains", "--account", "acc-seed", "--year", "2024"]));
+    assert_eq!(fifo["method"], "fifo");
+    assert_eq!(lines(&fifo), vec![t("b-jan", "100", "17000", "15000", "2000"), t("b-feb", "20", "3400", "3200", "200")]);
+    assert_eq!(fifo["total"]["gain"], "2200");
+    let (s, lifo) = get("/api/v1/accounts/acc-seed/capital-gains/2024?method=lifo", seed_key);
+    assert_eq!(s, 200, "{lifo}");
+    assert_eq!(lifo, report(url, db, &["gains", "--account", "acc-seed", "--year", "2024", "--method", "lifo"]));
+    assert_eq!(lines(&lifo), vec![t("b-feb", "50", "8500", "8000", "500"), t("b-jan", "70", "11900", "10500", "1400")]);
+    let (s, admin) = get("/api/v1/admin/reports/activity?from=2026-10-02&to=2026-10-04", root_key);
+    assert_eq!(s, 200, "{admin}");
+    assert_eq!(admin, report(url, db, &["admin", "--from", "2026-10-02", "--to", "2026-10-04"]));
+    // Authorization and validation.
+    assert_eq!(get("/api/v1/accounts/acc-seed/capital-gains/2024", st_key).0, 404);
+    assert_eq!(get("/api/v1/accounts/acc-st/statements/2026-10", root_key).0, 200);
+    assert_eq!(get("/api/v1/admin/reports/activity?from=2026-10-02&to=2026-10-04", st_key).0, 403);
+    let (s, b) = get("/api/v1/accounts/acc-st/statements/2026-13", st_key);
+    assert_eq!(s, 422, "{b}");
+    api.stop();
+    let _ = std::fs::remove_file(keys_path);
+}
+
 #[test]
 fn clickhouse_views_and_reports_count_each_event_once() {
     let Some(url) = clickhouse_url() else { return };
@@ -408,6 +484,7 @@ fn clickhouse_views_and_reports_count_each_event_once() {
     assert!(raw.parse::<u64>().unwrap() >= 2 * ev.orders, "the copies should be in the raw table, got {raw}");
     check_views(&url, &db, &ev);
     check_reports(&url, &db);
+    check_api_reports(&rt, &prefix, &url, &db);
     // Clear errors: a bad month, and a ClickHouse that is not there (named in the message).
     let fail = |args: &[&str]| {
         let out = Command::new(tests::tradeflow_bin()).arg("report").args(args).env("RUST_BACKTRACE", "0").output().unwrap();

@@ -22,11 +22,11 @@ struct Api {
 }
 
 impl Api {
-    fn start(prefix: &str, name: &str) -> Api {
+    fn start(prefix: &str, name: &str, keys: &std::path::Path) -> Api {
         let port = free_port();
         let args: Vec<String> = [
             "api", "--registry", "embedded", "--brokers", &tests::brokers(), "--topic-prefix", prefix, "--http",
-            &format!("127.0.0.1:{port}"), "--jwt-secret", JWT_SECRET,
+            &format!("127.0.0.1:{port}"), "--keys", keys.to_str().unwrap(), "--jwt-secret", JWT_SECRET,
             "--rate-limit-per-key", "0", "--rate-limit-per-ip", "0",
         ]
         .iter()
@@ -83,6 +83,10 @@ impl Api {
     }
 }
 
+fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
+}
+
 #[derive(Clone, Copy)]
 enum Auth<'a> {
     None,
@@ -106,8 +110,30 @@ async fn scenario() {
         .map(|t| (t.name, t.cleanup == schemas::topics::Cleanup::Compact))
         .collect();
     create_prefixed_topics(&prefix, 3, &topics).await;
-    let accounts = Processor::pipeline("accounts", &prefix, "t", &[]);
-    let api = Api::start(&prefix, "api1");
+    let pipelines: Vec<Processor> = ["accounts", "matching"].iter().map(|n| Processor::pipeline(n, &prefix, "t", &[])).collect();
+    // A static admin key (the operator's), for the KYC decision.
+    let keys_path = std::env::temp_dir().join(format!("{prefix}keys.json"));
+    let admin = json!([{"key_id": "PKPLATFORMADMIN", "secret": "platform-admin-secret", "user_id": "root", "account_id": "acc-root", "role": "admin"}]);
+    std::fs::write(&keys_path, admin.to_string()).unwrap();
+    let admin_key = Auth::Key("PKPLATFORMADMIN", "platform-admin-secret");
+    let codec = tests::codec().await;
+    let producer = tests::producer();
+    let list = schemas::records::InstrumentCommand {
+        command_id: "list-aaa".into(),
+        symbol: "AAA".into(),
+        issued_at_ns: now_ns(),
+        body: schemas::records::InstrumentInstruction::ListInstrument(schemas::records::ListInstrument {
+            name: "AAA Corp".into(),
+            tick_size: "0.01".parse().unwrap(),
+            lot_size: "1".parse().unwrap(),
+            min_qty: "1".parse().unwrap(),
+            max_order_notional: None,
+            self_trade_prevention: schemas::records::SelfTradePrevention::CancelNewest,
+            price_band_pct: None,
+        }),
+    };
+    tests::send(&producer, &format!("{prefix}instruments.commands"), "AAA", &codec.encode(&list).unwrap());
+    let api = Api::start(&prefix, "api1", &keys_path);
     api.ready().await;
 
     // Register and log in.
@@ -136,6 +162,15 @@ async fn scenario() {
     assert_eq!(s, 200, "{wl}");
     let wl_id = wl["id"].as_str().unwrap().to_string();
 
+    // KYC pending: orders are refused. An admin approves (then deposits and orders pass).
+    let order = json!({"symbol": "AAA", "qty": "2", "side": "buy", "type": "limit", "limit_price": "100", "time_in_force": "gtc"});
+    let (s, refused) = api.call(Method::POST, "/v2/orders", Auth::Key(&key_id, &secret), Some(order.clone())).await;
+    assert_eq!((s, refused["status"].as_str()), (200, Some("rejected")), "KYC pending: {refused}");
+    let (s, kyc) = api.call(Method::POST, &format!("/api/v1/admin/accounts/{account}/kyc"), Auth::Bearer(&access), Some(json!({"status": "approved"}))).await;
+    assert_eq!(s, 403, "a trader cannot approve KYC: {kyc}");
+    let (s, kyc) = api.call(Method::POST, &format!("/api/v1/admin/accounts/{account}/kyc"), admin_key, Some(json!({"status": "approved", "tier": 1}))).await;
+    assert_eq!(s, 202, "{kyc}");
+    api.wait_for(&format!("/api/v1/accounts/{account}/kyc"), Auth::Bearer(&access), "KYC approved", |s, b| s == 200 && b["kyc_status"] == "approved").await;
     // A deposit through the accounts pipeline, visible in the history.
     let (s, dep) = api.call(Method::POST, &format!("/api/v1/accounts/{account}/deposits"), Auth::Bearer(&access), Some(json!({"amount": "1250.50"}))).await;
     assert!(s == 201 || s == 202, "{s} {dep}");
@@ -145,13 +180,30 @@ async fn scenario() {
         })
         .await;
     assert_eq!(history[0]["amount"], "1250.5", "{history}");
+    // The payment rail confirms the deposit (outside the API: a `CompleteFunding` command).
+    let funding_id = dep["funding_id"].as_str().unwrap().to_string();
+    let complete = schemas::records::FundingCommand {
+        command_id: format!("bank-{funding_id}"),
+        account_id: account.clone(),
+        issued_at_ns: now_ns(),
+        body: schemas::records::FundingInstruction::CompleteFunding(schemas::records::CompleteFunding { funding_id }),
+    };
+    tests::send(&producer, &format!("{prefix}funding.commands"), &account, &codec.encode(&complete).unwrap());
+    use rdkafka::producer::Producer;
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    api.wait_for("/v2/account", Auth::Key(&key_id, &secret), "the deposit booked", |s, b| s == 200 && b["cash"] == "1250.5").await;
+    let (s, placed) = api.call(Method::POST, "/v2/orders", Auth::Key(&key_id, &secret), Some(order)).await;
+    assert_eq!((s, placed["status"].as_str()), (200, Some("new")), "{placed}");
+    let acct = api.wait_for("/v2/account", Auth::Key(&key_id, &secret), "the hold", |s, b| s == 200 && b["buying_power"] == "1050.5").await;
+    assert_eq!(acct["cash"], "1250.5", "{acct}");
     // Another account's history is invisible (404, not 403).
     let (s, _) = api.call(Method::GET, "/api/v1/accounts/someone-else/transactions", Auth::Bearer(&access), None).await;
     assert_eq!(s, 404);
 
     // Restart the API: everything above lives on Kafka.
     api.proc.stop();
-    let api = Api::start(&prefix, "api2");
+    let api = Api::start(&prefix, "api2", &keys_path);
     api.ready().await;
     let (s, pair2) = api.call(Method::POST, "/api/v1/auth/refresh", Auth::None, Some(json!({"refresh_token": refresh1}))).await;
     assert_eq!(s, 200, "a refresh token from before the restart rotates: {pair2}");
@@ -168,7 +220,9 @@ async fn scenario() {
     assert_eq!(s, 200, "{lists}");
     assert_eq!(lists.as_array().map(|l| l.iter().map(|w| (w["id"].clone(), w["name"].clone())).collect::<Vec<_>>()), Some(vec![(json!(wl_id), json!("later"))]), "{lists}");
     api.proc.stop();
-    accounts.stop();
+    for p in pipelines {
+        p.stop();
+    }
 
     // The audit log of both API lifetimes: registration, logins, key, deposit, refreshes.
     let report = verify_audit_topic(&tests::brokers(), &format!("{prefix}audit.log")).await.expect("audit chain verifies");

@@ -1,7 +1,10 @@
 //! Administration (admins only; others 403): `GET /api/v1/admin/users`,
 //! `PATCH /api/v1/admin/users/{user_id}` (role, disabled), `GET /api/v1/admin/instruments`,
 //! `POST /api/v1/admin/instruments/{symbol}/halt` and `/resume` (an `InstrumentCommand`
-//! on `instruments.commands`; the venue applies it, the asset view shows it after).
+//! on `instruments.commands`; the venue applies it, the asset view shows it after),
+//! `POST /api/v1/admin/accounts/{account_id}/kyc` (a `SetKyc` on `accounts.commands`: the
+//! KYC decision that lets a registered user trade; the accounts pipeline applies it, the
+//! account view shows it after).
 //!
 //! Disabling a user revokes its sessions and API keys at once. An admin cannot change its
 //! own role or disable itself (422), so the platform never loses its last admin by mistake.
@@ -18,7 +21,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use schemas::records::{HaltInstrument, InstrumentCommand, InstrumentInstruction, InstrumentStatus, ResumeInstrument, UserRecord, UserRole};
+use schemas::records::{
+    AccountCommand, AccountInstruction, HaltInstrument, InstrumentCommand, InstrumentInstruction, InstrumentStatus, KycStatus, ResumeInstrument, SetKyc,
+    UserRecord, UserRole,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -175,6 +181,60 @@ pub async fn resume(State(state): State<AppState>, ctx: AuditContext, who: Calle
     instrument_command(&state, &ctx, &who, &symbol, InstrumentInstruction::ResumeInstrument(ResumeInstrument {})).await
 }
 
+/// `POST /api/v1/admin/accounts/{account_id}/kyc` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct KycDecision {
+    /// `approved`, `rejected` or `pending`.
+    pub status: String,
+    /// Limits tier, 1 to 3 (the seeds' tiers); default 1.
+    pub tier: Option<i32>,
+}
+
+/// An accepted KYC decision.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KycAccepted {
+    pub command_id: String,
+    pub account_id: String,
+    pub kyc_status: String,
+    pub kyc_tier: i32,
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{account_id}/kyc", tag = "admin", security(("bearer" = []), ("apca_key" = [])),
+    params(("account_id" = String, Path)), request_body = KycDecision,
+    responses((status = 202, body = KycAccepted), (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn set_kyc(State(state): State<AppState>, ctx: AuditContext, who: Caller, Path(account_id): Path<String>, Body(req): Body<KycDecision>) -> Result<impl IntoResponse, ApiError> {
+    ctx.update(|n| {
+        n.action = Some(AuditAction::AdminAccountKyc);
+        n.target = Some(account_id.chars().take(256).collect());
+    });
+    who.require_admin()?;
+    let kyc_status = match req.status.as_str() {
+        "approved" => KycStatus::Approved,
+        "rejected" => KycStatus::Rejected,
+        "pending" => KycStatus::Pending,
+        other => return Err(ApiError::Unprocessable(format!("status must be approved, rejected or pending, not {other:?}"))),
+    };
+    let kyc_tier = req.tier.unwrap_or(1);
+    if !(1..=3).contains(&kyc_tier) {
+        return Err(ApiError::Unprocessable(format!("tier must be 1, 2 or 3, not {kyc_tier}")));
+    }
+    // Only accounts of registered users (the accounts pipeline would drop the rest anyway).
+    let p = platform(&state)?;
+    if !p.ports.users.users()?.iter().any(|u| u.account_id == account_id) {
+        return Err(ApiError::NotFound("account not found".into()));
+    }
+    let command = AccountCommand {
+        command_id: uuid_v4(),
+        account_id: account_id.clone(),
+        issued_at_ns: state.ports.clock.now_ns(),
+        body: AccountInstruction::SetKyc(SetKyc { kyc_status, kyc_tier }),
+    };
+    let command_id = command.command_id.clone();
+    p.ports.commands.account(command).await?;
+    Ok((StatusCode::ACCEPTED, Json(KycAccepted { command_id, account_id, kyc_status: req.status, kyc_tier })))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/users", get(users))
@@ -182,4 +242,5 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/instruments", get(instruments))
         .route("/api/v1/admin/instruments/{symbol}/halt", post(halt))
         .route("/api/v1/admin/instruments/{symbol}/resume", post(resume))
+        .route("/api/v1/admin/accounts/{account_id}/kyc", post(set_kyc))
 }

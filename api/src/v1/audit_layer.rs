@@ -40,6 +40,7 @@ pub enum AuditAction {
     AdminUserUpdate,
     AdminInstrumentHalt,
     AdminInstrumentResume,
+    AdminAccountKyc,
 }
 
 impl AuditAction {
@@ -57,6 +58,7 @@ impl AuditAction {
             AuditAction::AdminUserUpdate => "admin.user_update",
             AuditAction::AdminInstrumentHalt => "admin.instrument_halt",
             AuditAction::AdminInstrumentResume => "admin.instrument_resume",
+            AuditAction::AdminAccountKyc => "admin.account_kyc",
         }
     }
 }

@@ -30,7 +30,7 @@ pub mod profile;
 pub mod session;
 
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 

@@ -53,6 +53,9 @@ fn rows() -> Vec<Row> {
         row(Method::GET, "/api/v1/admin/instruments", None, [403, 403, 403, 200, 401]),
         row(Method::POST, "/api/v1/admin/instruments/AAPL/halt", Some(json!({"reason": "news pending"})), [403, 403, 403, 202, 401]),
         row(Method::POST, "/api/v1/admin/instruments/HALT/resume", None, [403, 403, 403, 202, 401]),
+        row(Method::POST, "/api/v1/admin/accounts/acc-2/kyc", Some(json!({"status": "approved", "tier": 2})), [403, 403, 403, 202, 401]),
+        row(Method::POST, "/api/v1/admin/accounts/acc-unknown/kyc", Some(json!({"status": "approved"})), [403, 403, 403, 404, 401]),
+        row(Method::POST, "/api/v1/admin/accounts/acc-2/kyc", Some(json!({"status": "maybe"})), [403, 403, 403, 422, 401]),
         row(Method::GET, "/openapi.json", None, [200, 200, 200, 200, 200]),
     ]
 }
@@ -526,6 +529,7 @@ async fn openapi_json_lists_every_route_of_both_apis() {
             .unwrap()
             .replace("/acc-1/", "/{account_id}/")
             .replace("/acc-2/", "/{account_id}/")
+            .replace("/acc-unknown/", "/{account_id}/")
             .replace("/PKALICE1", "/{key_id}")
             .replace("/u-bob", "/{user_id}")
             .replace("/AAPL/", "/{symbol}/")

@@ -18,6 +18,7 @@ pub mod activities;
 pub mod follow;
 pub mod orders;
 pub mod platform;
+pub mod reports;
 pub mod sink;
 pub mod snapshots;
 pub mod table;

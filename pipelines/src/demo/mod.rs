@@ -131,7 +131,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let people = seed::participants(MAKERS, a.traders);
     let keys = Arc::new(seed::key_store(&people));
     let cfg = KafkaApiConfig { brokers: brokers.clone(), topic_prefix: String::new(), extra: Vec::new() };
-    let api = KafkaApi::start(&cfg, codec.clone(), registry.clone(), keys, &rules, a.limits.config(Duration::from_secs(5)), None)?;
+    let api = KafkaApi::start(&cfg, codec.clone(), registry.clone(), keys, &rules, a.limits.config(Duration::from_secs(5)), None, None)?;
     let backend = api.backend.clone();
     let ports = bots::Ports {
         commands: backend.commands.clone(),
