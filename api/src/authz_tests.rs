@@ -39,6 +39,7 @@ async fn every_endpoint_for_every_kind_of_caller() {
         row(Method::GET, "/v2/account", [200, 200, 200, 200, 401]),
         row(Method::GET, "/v2/positions", [200, 200, 200, 200, 401]),
         row(Method::GET, "/v2/positions/AAPL", [200, 404, 200, 404, 401]),
+        row(Method::DELETE, "/v2/positions/AAPL", [200, 404, 403, 404, 401]),
         row(Method::GET, "/v2/clock", [200, 200, 200, 200, 401]),
         row(Method::GET, "/v2/assets", [200, 200, 200, 200, 401]),
         row(Method::GET, "/v2/assets/AAPL", [200, 200, 200, 200, 401]),

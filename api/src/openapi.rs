@@ -49,6 +49,7 @@ pub const V2_OPERATIONS: &[(&str, &str, &str, u16, &[u16])] = &[
     ("get", "/v2/account", "Get the account", 200, &[401, 404, 429]),
     ("get", "/v2/positions", "List open positions", 200, &[401, 429]),
     ("get", "/v2/positions/{symbol}", "Get an open position", 200, &[401, 404, 429]),
+    ("delete", "/v2/positions/{symbol}", "Close a position (market order on the opposite side; qty or percentage)", 200, &[401, 403, 404, 422, 429]),
     ("get", "/v2/clock", "Market clock", 200, &[401, 429]),
     ("get", "/v2/assets", "List assets", 200, &[401, 422, 429]),
     ("get", "/v2/assets/{symbol}", "Get an asset", 200, &[401, 404, 429]),
@@ -80,6 +81,7 @@ pub const V2_BODIES: &[(&str, &str, Option<&str>, &str, bool)] = &[
     ("get", "/v2/account", None, "AccountBody", false),
     ("get", "/v2/positions", None, "PositionBody", true),
     ("get", "/v2/positions/{symbol}", None, "PositionBody", false),
+    ("delete", "/v2/positions/{symbol}", None, "OrderBody", false),
 ];
 
 /// Query parameters of `/v2` operations: (method, path, name, required). All strings.
@@ -95,6 +97,8 @@ pub const V2_QUERY: &[(&str, &str, &str, bool)] = &[
     ("get", "/v2/assets", "status", false),
     ("get", "/v2/assets", "asset_class", false),
     ("get", "/v2/assets", "exchange", false),
+    ("delete", "/v2/positions/{symbol}", "qty", false),
+    ("delete", "/v2/positions/{symbol}", "percentage", false),
 ];
 
 /// The `/api/v1` operations, from the handlers' annotations.

@@ -587,7 +587,14 @@ async fn place(
     who.require_trading()?;
     let value = json_body(body)?;
     let req: OrderRequest = serde_json::from_value(value).map_err(|e| unprocessable(format!("invalid order request: {e}")))?;
-    let mut order = validate(&req, uuid_v4())?;
+    submit(&state, &who, &req).await
+}
+
+/// Validates and places `req` for `who` (who may trade), waiting for the outcome like
+/// `POST /v2/orders` (also used by `DELETE /v2/positions/{symbol}`).
+pub(crate) async fn submit(state: &AppState, who: &Principal, req: &OrderRequest) -> Result<Response, ApiError> {
+    let state = state.clone();
+    let mut order = validate(req, uuid_v4())?;
     let (instrument, reference_price) = instrument_of(&state, &order.symbol)?;
     order.instrument = Some(instrument);
     order.reference_price = reference_price;

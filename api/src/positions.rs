@@ -10,12 +10,20 @@
 //! unrealized P&L. Any input missing (no close, no trade, no lots) leaves the field `null`,
 //! never a made-up number. `qty_available` subtracts the shares held for open sell orders
 //! (from the account snapshot).
+//!
+//! `DELETE /v2/positions/{symbol}` closes a position the way Alpaca does: a market order
+//! (`day`) on the opposite side for the whole position, or for `?qty=` shares, or for
+//! `?percentage=` of it (0 < p <= 100, rounded down to 8 places), placed through the same
+//! path as `POST /v2/orders` and answered with that order. It does not cancel the
+//! symbol's open orders first: shares held for open sells make the accounts pipeline
+//! refuse the close (`insufficient_qty`), and the response says so.
 
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::format::{dec, dec_opt, uuid_v8};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use rust_decimal::Decimal;
@@ -140,8 +148,60 @@ async fn get_one(State(state): State<AppState>, who: Principal, Path(symbol): Pa
     Ok(Json(render(&state, &who.account_id, vec![p])?.remove(0)))
 }
 
+/// `DELETE /v2/positions/{symbol}` query.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CloseParams {
+    pub qty: Option<String>,
+    pub percentage: Option<String>,
+}
+
+/// The shares to close: all of `position`, `qty` of them, or `percentage` percent.
+pub fn close_qty(position: Decimal, p: &CloseParams) -> Result<Decimal, ApiError> {
+    let bad = |m: String| ApiError::Unprocessable(m);
+    let size = position.abs();
+    let qty = match (&p.qty, &p.percentage) {
+        (Some(_), Some(_)) => return Err(bad("give qty or percentage, not both".into())),
+        (Some(q), None) => {
+            let q: Decimal = q.parse().map_err(|_| bad(format!("qty is not a decimal: {q:?}")))?;
+            if q <= Decimal::ZERO || q > size {
+                return Err(bad(format!("qty must be above 0 and at most the position's {size}")));
+            }
+            q
+        }
+        (None, Some(pct)) => {
+            let pct: Decimal = pct.parse().map_err(|_| bad(format!("percentage is not a decimal: {pct:?}")))?;
+            if pct <= Decimal::ZERO || pct > Decimal::ONE_HUNDRED {
+                return Err(bad("percentage must be above 0 and at most 100".into()));
+            }
+            (size * pct / Decimal::ONE_HUNDRED).round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero)
+        }
+        (None, None) => size,
+    };
+    if qty.is_zero() {
+        return Err(bad("the percentage leaves nothing to close".into()));
+    }
+    Ok(qty.normalize())
+}
+
+async fn close(State(state): State<AppState>, who: Principal, Path(symbol): Path<String>, Query(p): Query<CloseParams>) -> Result<Response, ApiError> {
+    who.require_trading()?;
+    let symbol = symbol.to_ascii_uppercase();
+    let position = state.ports.positions.position(&who.account_id, &symbol)?.ok_or_else(|| ApiError::NotFound("position does not exist".into()))?;
+    let qty = close_qty(position.qty, &p)?;
+    let side = if position.qty > Decimal::ZERO { "sell" } else { "buy" };
+    let req = crate::orders::OrderRequest {
+        symbol: Some(symbol),
+        qty: Some(serde_json::Value::String(qty.to_string())),
+        side: Some(side.into()),
+        order_type: Some("market".into()),
+        time_in_force: Some("day".into()),
+        ..Default::default()
+    };
+    crate::orders::submit(&state, &who, &req).await
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v2/positions", get(list)).route("/v2/positions/{symbol}", get(get_one))
+    Router::new().route("/v2/positions", get(list)).route("/v2/positions/{symbol}", get(get_one).delete(close))
 }
 
 #[cfg(test)]
@@ -179,6 +239,31 @@ mod tests {
         // No session marks published for AAPL in the fixture: no made-up previous close.
         let (_, b) = t.get(TRADER, "/v2/positions/AAPL").await;
         assert!(b["lastday_price"].is_null() && b["change_today"].is_null() && b["unrealized_intraday_pl"].is_null(), "{b}");
+    }
+
+    #[tokio::test]
+    async fn closing_a_position_places_the_opposite_market_order() {
+        let t = TestApp::new();
+        // 10.5 AAPL long: a market sell of all of it, answered with the order.
+        let (s, b) = t.delete(TRADER, "/v2/positions/aapl").await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!((b["symbol"].as_str(), b["side"].as_str(), b["qty"].as_str(), b["type"].as_str()), (Some("AAPL"), Some("sell"), Some("10.5"), Some("market")));
+        // 3 HALT short: a buy. Part of a position by qty or percentage.
+        let (_, b) = t.delete(TRADER, "/v2/positions/HALT").await;
+        assert_eq!((b["side"].as_str(), b["qty"].as_str()), (Some("buy"), Some("3")));
+        let (_, b) = t.delete(TRADER, "/v2/positions/AAPL?percentage=50").await;
+        assert_eq!(b["qty"], "5.25");
+        let (_, b) = t.delete(TRADER, "/v2/positions/AAPL?qty=2").await;
+        assert_eq!(b["qty"], "2");
+        let placed = t.placed();
+        assert_eq!(placed.len(), 4);
+        for (body, want) in [("qty=11", 422), ("percentage=0", 422), ("percentage=101", 422), ("qty=1&percentage=5", 422), ("qty=x", 422)] {
+            let (s, b) = t.delete(TRADER, &format!("/v2/positions/AAPL?{body}")).await;
+            assert_eq!(s, want, "{body}: {b}");
+        }
+        assert_eq!(t.delete(TRADER, "/v2/positions/MSFT").await.0, 404);
+        assert_eq!(t.delete(ANALYST, "/v2/positions/AAPL").await.0, 403, "analysts never trade");
+        assert_eq!(t.placed().len(), 4, "refusals place nothing");
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import (
+    ClosePositionRequest,
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
@@ -175,6 +176,14 @@ def main():
         "a FILL activity")
     fills = [x for x in activities if x.get("activity_type") == "FILL"]
     check(sum(Decimal(str(x["qty"])) for x in fills) == 3, "FILL activities add up to 3 shares")
+
+    # Closing part of the position: a market sell of 1 share, answered with the order. No
+    # bid rests on the book, so it ends canceled and the position stays 3 (checked below and
+    # by the Rust side).
+    closing = a.close_position(SYMBOL, ClosePositionRequest(qty="1"))
+    check(str(closing.side).endswith("SELL") and Decimal(str(closing.qty)) == 1, "close_position(qty=1) is a sell of 1: %s %s" % (closing.side, closing.qty))
+    wait_for(lambda: not str(a.get_order_by_id(closing.id).status).endswith("NEW"), "the close order is decided")
+    check(Decimal(str(a.get_open_position(SYMBOL).qty)) == 3, "no bid: the position is still 3")
 
     # A clear error: an unknown symbol is refused with Alpaca's error shape.
     try:
