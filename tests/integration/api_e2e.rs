@@ -22,26 +22,8 @@ use tests::{create_prefixed_topics, free_port, producer, send, Processor};
 use tokio_tungstenite::tungstenite::Message;
 
 const PARTITIONS: i32 = 3;
-const TOPICS: [(&str, bool); 18] = [
-    ("accounts.commands", false),
-    ("funding.commands", false),
-    ("orders.commands", false),
-    ("executions", false),
-    ("orders.events", false),
-    ("orders.routed", false),
-    ("ledger", false),
-    ("funding.events", false),
-    ("accounts.snapshots", true),
-    ("accounts.changelog", true),
-    ("instruments.commands", false),
-    ("trades", false),
-    ("book.depth", true),
-    ("matching.changelog", true),
-    ("positions.snapshots", true),
-    ("realized.gains", false),
-    ("portfolios.snapshots", true),
-    ("portfolio.changelog", true),
-];
+/// The trading pipelines' topics (name, compacted).
+use crate::trading_e2e::TOPICS;
 
 fn account(i: u128) -> String {
     format_uuid(0x0a91_0000_0000_4000_8000_0000_0000_0000 | i)

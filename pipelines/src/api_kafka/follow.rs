@@ -319,3 +319,44 @@ fn run(view: &'static str, f: &mut Followed, fold: &dyn Fold, decoder: &Decoder,
         health.update(&f.parts);
     }
 }
+
+/// A group of follower threads started together with one stop flag: their health (in
+/// start order), readiness and shutdown. Shared by the trading views and the platform's.
+pub struct Followers {
+    health: Vec<Arc<HealthCell>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Followers {
+    /// Starts one follower thread per `(name, topics, fold)`; topic order is the index the
+    /// fold receives.
+    pub fn start(source: &Source, decoder: &Decoder, views: impl IntoIterator<Item = (&'static str, Vec<String>, Arc<dyn Fold>)>) -> Followers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mut health, mut threads) = (Vec::new(), Vec::new());
+        for (name, topics, fold) in views {
+            let cell = HealthCell::new(name, topics.clone());
+            threads.push(spawn(name, source.clone(), topics, fold, decoder.clone(), cell.clone(), stop.clone()));
+            health.push(cell);
+        }
+        Followers { health, stop, threads }
+    }
+
+    /// Every view's health, in start order.
+    pub fn health(&self) -> Vec<ViewHealth> {
+        self.health.iter().map(|h| h.snapshot()).collect()
+    }
+
+    /// Whether every view has caught up since start.
+    pub fn ready(&self) -> bool {
+        self.health.iter().all(|h| h.is_ready())
+    }
+
+    /// Stops the follower threads and waits for them.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}

@@ -29,9 +29,8 @@ pub use follow::{PartitionHealth, ViewHealth};
 use crate::catalog::prefixed;
 use crate::registry::Registry;
 use api::ports::{ApiKeyStore, Clock};
-use follow::{Decoder, Fold, HealthCell, Source};
+use follow::{Decoder, Fold, Source};
 use schemas::Codec;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Where the views and the sink connect.
@@ -60,9 +59,7 @@ pub struct KafkaBackend {
     pub commands: Arc<sink::KafkaCommandSink>,
     pub activities: Arc<activities::ActivitiesView>,
     pub watchlists: Arc<watchlists::KafkaWatchlists>,
-    health: Vec<Arc<HealthCell>>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    followers: follow::Followers,
 }
 
 impl KafkaBackend {
@@ -75,7 +72,6 @@ impl KafkaBackend {
         let activities = Arc::new(activities::ActivitiesView::default());
         let decoder = Decoder { codec, registry, rt };
         let source = Source { brokers: cfg.brokers.clone(), extra: cfg.extra.clone() };
-        let stop = Arc::new(AtomicBool::new(false));
         let orders = Arc::new(orders::OrdersView::default());
         let accounts = Arc::new(snapshots::AccountsView::default());
         let positions = Arc::new(snapshots::PositionsView::default());
@@ -89,14 +85,8 @@ impl KafkaBackend {
             ("activities", activities::topics(&cfg.topic_prefix), activities.clone()),
             ("watchlists", vec![watchlists::topic(&cfg.topic_prefix)], watchlists.clone()),
         ];
-        let mut health = Vec::new();
-        let mut threads = Vec::new();
-        for (name, topics, fold) in views {
-            let cell = HealthCell::new(name, topics.clone());
-            threads.push(follow::spawn(name, source.clone(), topics, fold, decoder.clone(), cell.clone(), stop.clone()));
-            health.push(cell);
-        }
-        Ok(KafkaBackend { orders, accounts, positions, assets, commands, activities, watchlists, health, stop, threads })
+        let followers = follow::Followers::start(&source, &decoder, views);
+        Ok(KafkaBackend { orders, accounts, positions, assets, commands, activities, watchlists, followers })
     }
 
     /// The API's ports on these views.
@@ -114,21 +104,18 @@ impl KafkaBackend {
         }
     }
 
-    /// Every view's health, in a fixed order (orders, accounts, positions, assets).
+    /// Every view's health, in start order.
     pub fn health(&self) -> Vec<ViewHealth> {
-        self.health.iter().map(|h| h.snapshot()).collect()
+        self.followers.health()
     }
 
     /// Whether every view has caught up since start.
     pub fn ready(&self) -> bool {
-        self.health.iter().all(|h| h.is_ready())
+        self.followers.ready()
     }
 
     /// Stops the follower threads and waits for them.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads {
-            let _ = t.join();
-        }
+        self.followers.shutdown();
     }
 }

@@ -36,7 +36,7 @@ pub mod sessions;
 pub use super::table;
 pub mod users;
 
-use super::follow::{self, Decoder, Fold, HealthCell, Source, ViewHealth};
+use super::follow::{self, Decoder, Fold, Source, ViewHealth};
 use super::KafkaApiConfig;
 use crate::catalog::prefixed;
 use crate::registry::Registry;
@@ -44,7 +44,6 @@ use api::ports::ApiKeyStore;
 use api::v1::PlatformPorts;
 use rdkafka::error::KafkaError;
 use schemas::Codec;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use table::{idempotent_producer, Table};
 
@@ -74,9 +73,7 @@ pub struct PlatformBackend {
     pub funding: Arc<funding::FundingView>,
     pub notifications: Arc<notifications::NotificationsView>,
     pub audit: Arc<audit::KafkaAuditSink>,
-    health: Vec<Arc<HealthCell>>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    followers: follow::Followers,
 }
 
 impl PlatformBackend {
@@ -107,7 +104,6 @@ impl PlatformBackend {
             },
             decoder.clone(),
         ));
-        let stop = Arc::new(AtomicBool::new(false));
         // Topic order matters: it is the index each Fold receives.
         let views: [(&'static str, Vec<String>, Arc<dyn Fold>); 5] = [
             ("users", vec![t(users::TOPIC)], users.clone()),
@@ -116,14 +112,8 @@ impl PlatformBackend {
             ("funding", vec![t(funding::TOPIC)], funding.clone()),
             ("notifications", notifications::TOPICS.iter().map(|n| t(n)).collect(), notifications.clone()),
         ];
-        let mut health = Vec::new();
-        let mut threads = Vec::new();
-        for (name, topics, fold) in views {
-            let cell = HealthCell::new(name, topics.clone());
-            threads.push(follow::spawn(name, source.clone(), topics, fold, decoder.clone(), cell.clone(), stop.clone()));
-            health.push(cell);
-        }
-        Ok(PlatformBackend { users, keys, sessions, commands, funding, notifications, audit, health, stop, threads })
+        let followers = follow::Followers::start(&source, &decoder, views);
+        Ok(PlatformBackend { users, keys, sessions, commands, funding, notifications, audit, followers })
     }
 
     /// The `/api/v1` ports (`api::AppState::with_platform`).
@@ -145,22 +135,18 @@ impl PlatformBackend {
         self.keys.clone()
     }
 
-    /// Every view's health, in a fixed order (users, api-keys, sessions, funding,
-    /// notifications).
+    /// Every view's health, in start order.
     pub fn health(&self) -> Vec<ViewHealth> {
-        self.health.iter().map(|h| h.snapshot()).collect()
+        self.followers.health()
     }
 
     /// Whether every view has caught up since start.
     pub fn ready(&self) -> bool {
-        self.health.iter().all(|h| h.is_ready())
+        self.followers.ready()
     }
 
     /// Stops the follower threads and waits for them.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads {
-            let _ = t.join();
-        }
+        self.followers.shutdown();
     }
 }
