@@ -41,11 +41,11 @@ cargo --version >&2
 command -v java >/dev/null || { echo "java not found: a JDK 17+ is needed for the Kafka broker" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "mvn not found: Maven is needed to fetch the Kafka jars" >&2; exit 1; }
 
-step "python test clients (alpaca-py, schemathesis; tests/clients/requirements.txt)"
+step "python test clients (alpaca-py, schemathesis, chdb; tests/clients/requirements.txt)"
 command -v python3 >/dev/null || { echo "python3 not found: the client acceptance tests need Python 3.9+" >&2; exit 1; }
 req_hash=$(sha256sum tests/clients/requirements.txt | cut -c1-12)
 venv="$HOME/.cache/tradeflow/venv-clients-$req_hash"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import alpaca, schemathesis' 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import alpaca, schemathesis, chdb' 2>/dev/null; then
   rm -rf "$venv"
   python3 -m venv "$venv" >&2 || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/clients/requirements.txt >&2 \
@@ -53,6 +53,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import alpaca, schema
 fi
 export TRADEFLOW_PYTHON="$venv/bin/python"
 "$TRADEFLOW_PYTHON" -c 'import alpaca, schemathesis; print("alpaca-py", alpaca.__version__ if hasattr(alpaca, "__version__") else "?", "schemathesis", schemathesis.__version__ if hasattr(schemathesis, "__version__") else "?")' >&2
+"$TRADEFLOW_PYTHON" -c 'import chdb; print("chdb", chdb.__version__, "= ClickHouse", chdb.query("SELECT version()", "TSV").bytes().decode().strip())' >&2
 
 step "build (workspace, all targets)"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3 >&2

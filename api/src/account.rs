@@ -6,8 +6,18 @@
 //! `long_market_value` / `short_market_value` from positions; `equity` =
 //! `portfolio_value` = cash + long + short. Status: deactivated -> `ACCOUNT_CLOSED`, KYC
 //! pending -> `APPROVAL_PENDING`, KYC rejected -> `REJECTED`, else `ACTIVE` (restricted
-//! accounts are `ACTIVE` with `trading_blocked`). Not tracked yet: `last_equity` (equals
-//! `equity`), day-trade counts, margin figures (`"0"`), `created_at` (the snapshot time).
+//! accounts are `ACTIVE` with `trading_blocked`). Not tracked yet: day-trade counts,
+//! margin figures (`"0"`), `created_at` (the snapshot time).
+//!
+//! `last_equity` is the equity as of the previous session close (Alpaca's meaning):
+//! the cash at that close plus, for every symbol held at that close, the shares held then
+//! times the symbol's previous close price. The account's values at the close come from
+//! the accounts operator's close marks in the snapshot, read with the previous-close rule
+//! (`AccountSnapshot::at_previous_close` at the API clock's now); the prices from the
+//! venue's session marks (`AssetRecord::previous_close`), and both must name the same
+//! close. When that is not known exactly (snapshots without marks, a symbol held at the
+//! close without a close price, calendars that disagree) `last_equity` equals `equity`,
+//! as Alpaca clients expect a value.
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -17,7 +27,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use rust_decimal::Decimal;
-use schemas::records::{AccountStatus, KycStatus};
+use schemas::records::{AccountSnapshot, AccountStatus, KycStatus};
 use serde::Serialize;
 
 /// Alpaca's Account object.
@@ -57,17 +67,10 @@ pub struct AccountBody {
 
 async fn get_account(State(state): State<AppState>, who: Principal) -> Result<Json<AccountBody>, ApiError> {
     let a = state.ports.accounts.account(&who.account_id)?.ok_or_else(|| ApiError::NotFound("account not found".into()))?;
-    let (mut long, mut short) = (Decimal::ZERO, Decimal::ZERO);
-    for p in state.ports.positions.positions(&who.account_id)? {
-        let price = state.ports.assets.asset(&p.symbol)?.and_then(|x| x.last_trade_price).unwrap_or(p.avg_cost);
-        let mv = crate::positions::market_value(p.qty, price).ok_or_else(|| ApiError::Internal(format!("market value overflow: {}", p.symbol)))?;
-        if mv < Decimal::ZERO {
-            short += mv;
-        } else {
-            long += mv;
-        }
-    }
+    let h = crate::portfolio::holdings(&state, &who.account_id)?;
+    let (long, short) = (h.long, h.short);
     let equity = a.cash + long + short;
+    let last_equity = last_equity(&state, &a, state.ports.clock.now_ns())?.unwrap_or(equity);
     let status = match (a.status, a.kyc_status) {
         (AccountStatus::Deactivated, _) => "ACCOUNT_CLOSED",
         (_, KycStatus::Pending) => "APPROVAL_PENDING",
@@ -87,7 +90,7 @@ async fn get_account(State(state): State<AppState>, who: Principal) -> Result<Js
         non_marginable_buying_power: dec(a.buying_power),
         portfolio_value: dec(equity),
         equity: dec(equity),
-        last_equity: dec(equity),
+        last_equity: dec(last_equity),
         long_market_value: dec(long),
         short_market_value: dec(short),
         initial_margin: zero(),
@@ -107,6 +110,23 @@ async fn get_account(State(state): State<AppState>, who: Principal) -> Result<Js
         pending_transfer_out: dec(a.pending_withdrawals.unwrap_or_default()),
         created_at: rfc3339(a.as_of_ns),
     }))
+}
+
+/// Equity at the previous session close as seen at `now_ns` (see the module docs);
+/// `None` when it is not known exactly.
+pub(crate) fn last_equity(state: &AppState, a: &AccountSnapshot, now_ns: i64) -> Result<Option<Decimal>, ApiError> {
+    let Some(at_close) = a.at_previous_close(now_ns) else { return Ok(None) };
+    let mut equity = at_close.cash;
+    for (symbol, qty) in &at_close.positions {
+        let close = state.ports.assets.asset(symbol)?.and_then(|asset| asset.previous_close(now_ns));
+        let Some((at, price)) = close else { return Ok(None) };
+        if at < at_close.valid_from_ns || at > at_close.valid_to_ns {
+            return Ok(None);
+        }
+        let value = qty.checked_mul(price).ok_or_else(|| ApiError::Internal(format!("last equity overflow: {symbol}")))?;
+        equity = equity.checked_add(value).ok_or_else(|| ApiError::Internal("last equity overflow".into()))?;
+    }
+    Ok(Some(equity))
 }
 
 pub fn router() -> Router<AppState> {
@@ -142,6 +162,46 @@ mod tests {
         assert_eq!(b["account_number"], "acc-2");
         assert_eq!(b["status"], "ACTIVE");
         assert_eq!(b["trading_blocked"], true, "restricted");
+    }
+
+    #[tokio::test]
+    async fn last_equity_is_the_equity_at_the_previous_close() {
+        use crate::ports::{AccountView, AssetView, CloseMarks};
+        use schemas::records::CloseQty;
+        const HOUR: i64 = 3_600 * 1_000_000_000;
+        let t = TestApp::new();
+        // Without close marks: not known, equal to equity.
+        assert_eq!(t.get(TRADER, "/v2/account").await.1["last_equity"], "11619.65");
+        let today_close = SESSION1_OPEN + 6 * HOUR + 30 * 60 * 1_000_000_000;
+        let yesterday_close = today_close - 24 * HOUR;
+        let mut aapl = t.backend.asset("AAPL").unwrap().unwrap();
+        aapl.marks = CloseMarks { session_close_ns: Some(today_close), previous_close_ns: Some(yesterday_close), previous_close_price: Some(d("155.01")) };
+        t.backend.put_asset(aapl);
+        let mut a = t.backend.account("acc-1").unwrap().unwrap();
+        a.session_close_ns = Some(today_close);
+        a.close_at_ns = Some(yesterday_close);
+        a.close_cash = Some(d("11000.5"));
+        a.close_positions = Some(vec![CloseQty { symbol: "AAPL".into(), qty: d("4.5") }]);
+        t.backend.put_account(a.clone());
+        // During today's session: yesterday's cash + 4.5 AAPL x yesterday's close 155.01.
+        t.clock.set(SESSION1_OPEN + 2 * HOUR);
+        let (s, b) = t.get(TRADER, "/v2/account").await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!((b["last_equity"].as_str(), b["equity"].as_str()), (Some("11698.045"), Some("11619.65")));
+        // After today's close, nothing changed since: today's cash 10000.1 + 10.5 AAPL x
+        // 160.10 (the last trade is today's close).
+        t.clock.set(today_close + HOUR);
+        assert_eq!(t.get(TRADER, "/v2/account").await.1["last_equity"], "11681.15");
+        // The venue's previous close is another close than the account's marks: unknown.
+        let mut aapl = t.backend.asset("AAPL").unwrap().unwrap();
+        aapl.marks.previous_close_ns = Some(yesterday_close - 24 * HOUR);
+        t.backend.put_asset(aapl);
+        t.clock.set(SESSION1_OPEN + 2 * HOUR);
+        assert_eq!(t.get(TRADER, "/v2/account").await.1["last_equity"], "11619.65");
+        // Nothing held at the close: the cash alone.
+        a.close_positions = Some(vec![]);
+        t.backend.put_account(a);
+        assert_eq!(t.get(TRADER, "/v2/account").await.1["last_equity"], "11000.5");
     }
 
     #[tokio::test]

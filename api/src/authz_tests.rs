@@ -37,6 +37,7 @@ async fn every_endpoint_for_every_kind_of_caller() {
         row(Method::GET, "/v2/orders:by_client_order_id?client_order_id=coid-own", [200, 404, 200, 404, 401]),
         row(Method::DELETE, "/v2/orders", [207, 207, 403, 207, 401]),
         row(Method::GET, "/v2/account", [200, 200, 200, 200, 401]),
+        row(Method::GET, "/v2/account/portfolio", [200, 200, 200, 200, 401]),
         row(Method::GET, "/v2/positions", [200, 200, 200, 200, 401]),
         row(Method::GET, "/v2/positions/AAPL", [200, 404, 200, 404, 401]),
         row(Method::DELETE, "/v2/positions/AAPL", [200, 404, 403, 404, 401]),

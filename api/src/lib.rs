@@ -3,7 +3,8 @@
 //! - [`ops`]: operational endpoints (`/metrics`, `/healthz`) served by every process.
 //! - The Alpaca-compatible Trading API v2: [`app`] builds the router from an [`AppState`];
 //!   one module per resource, each with its own `router()`: [`orders`], [`account`],
-//!   [`positions`], [`clock`], [`assets`]. Errors are [`ApiError`] (Alpaca's
+//!   [`positions`], [`clock`], [`assets`], and the Tradeflow extension [`portfolio`]
+//!   (`GET /v2/account/portfolio`). Errors are [`ApiError`] (Alpaca's
 //!   `{"code", "message"}` shape). Authentication and roles: [`auth`].
 //! - [`ports`]: the traits the Kafka side will implement (command sink, order outcomes,
 //!   read views, API keys, clock, live order events); [`memory`]: in-memory implementations
@@ -37,6 +38,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orders;
 pub mod platform_memory;
+pub mod portfolio;
 pub mod ports;
 pub mod positions;
 pub mod reports;
@@ -53,7 +55,7 @@ pub use clock::{Session, TradingCalendar};
 pub use error::ApiError;
 
 use axum::Router;
-use ports::{AccountView, ApiKeyStore, AssetView, Clock, CommandSink, OrderEventFeed, OrderOutcomes, OrderView, PositionView};
+use ports::{AccountView, ApiKeyStore, AssetView, Clock, CommandSink, OrderEventFeed, OrderOutcomes, OrderView, PortfolioView, PositionView};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +82,8 @@ pub struct Ports {
     pub outcomes: Arc<dyn OrderOutcomes>,
     pub accounts: Arc<dyn AccountView>,
     pub positions: Arc<dyn PositionView>,
+    /// Portfolio summaries for `GET /v2/account/portfolio` ([`portfolio`]).
+    pub portfolios: Arc<dyn PortfolioView>,
     pub orders: Arc<dyn OrderView>,
     pub assets: Arc<dyn AssetView>,
     pub keys: Arc<dyn ApiKeyStore>,
@@ -96,6 +100,7 @@ impl Ports {
             outcomes: backend.clone(),
             accounts: backend.clone(),
             positions: backend.clone(),
+            portfolios: backend.clone(),
             orders: backend.clone(),
             feed: backend.clone(),
             assets: backend,
@@ -167,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .merge(orders::router())
         .merge(account::router())
         .merge(positions::router())
+        .merge(portfolio::router())
         .merge(clock::router())
         .merge(assets::router())
         .merge(stream::router())

@@ -9,12 +9,12 @@
 use crate::auth::{hash_secret, Principal};
 use crate::ports::{
     is_outcome, AccountView, ApiKeyStore, AssetRecord, AssetView, BoxFuture, Clock, CommandSink, FeedEvent, OrderEventFeed,
-    OrderOutcomes, OrderQuery, OrderRecord, OrderView, OutcomeWatch, PortError, PositionView, StoredKey, FEED_CAPACITY,
+    OrderOutcomes, OrderQuery, OrderRecord, OrderView, OutcomeWatch, PortError, PortfolioView, PositionView, StoredKey, FEED_CAPACITY,
 };
 use rust_decimal::Decimal;
 use schemas::records::{
     AccountSnapshot, OrderCommand, OrderEvent, OrderEventOrigin, OrderEventType, OrderInstruction, OrderReason, OrderStatus,
-    PositionSnapshot,
+    PortfolioSnapshot, PositionSnapshot,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -41,6 +41,7 @@ pub enum Reply {
 struct Inner {
     accounts: BTreeMap<String, AccountSnapshot>,
     positions: BTreeMap<(String, String), PositionSnapshot>,
+    portfolios: BTreeMap<String, PortfolioSnapshot>,
     orders: BTreeMap<String, OrderRecord>,
     assets: BTreeMap<String, AssetRecord>,
     watches: HashMap<String, Vec<oneshot::Sender<OrderEvent>>>,
@@ -95,6 +96,10 @@ impl MemoryBackend {
 
     pub fn put_position(&self, snapshot: PositionSnapshot) {
         self.lock().positions.insert((snapshot.account_id.clone(), snapshot.symbol.clone()), snapshot);
+    }
+
+    pub fn put_portfolio(&self, snapshot: PortfolioSnapshot) {
+        self.lock().portfolios.insert(snapshot.account_id.clone(), snapshot);
     }
 
     pub fn put_asset(&self, asset: AssetRecord) {
@@ -289,6 +294,12 @@ impl PositionView for MemoryBackend {
     fn position(&self, account_id: &str, symbol: &str) -> Result<Option<PositionSnapshot>, PortError> {
         let g = self.read()?;
         Ok(g.positions.get(&(account_id.to_string(), symbol.to_string())).filter(|p| !p.qty.is_zero()).cloned())
+    }
+}
+
+impl PortfolioView for MemoryBackend {
+    fn portfolio(&self, account_id: &str) -> Result<Option<PortfolioSnapshot>, PortError> {
+        Ok(self.read()?.portfolios.get(account_id).cloned())
     }
 }
 

@@ -47,6 +47,7 @@ pub const V2_OPERATIONS: &[(&str, &str, &str, u16, &[u16])] = &[
     ("patch", "/v2/orders/{order_id}", "Replace an order (returns the new order)", 200, &[401, 403, 404, 413, 422, 429]),
     ("get", "/v2/orders:by_client_order_id", "Get an order by client order id", 200, &[401, 404, 422, 429]),
     ("get", "/v2/account", "Get the account", 200, &[401, 404, 429]),
+    ("get", "/v2/account/portfolio", "Portfolio value, P&L and total return (Tradeflow extension, not in Alpaca's API)", 200, &[401, 404, 429]),
     ("get", "/v2/positions", "List open positions", 200, &[401, 429]),
     ("get", "/v2/positions/{symbol}", "Get an open position", 200, &[401, 404, 429]),
     ("delete", "/v2/positions/{symbol}", "Close a position (market order on the opposite side; qty or percentage)", 200, &[401, 403, 404, 422, 429]),
@@ -79,10 +80,26 @@ pub const V2_BODIES: &[(&str, &str, Option<&str>, &str, bool)] = &[
     ("patch", "/v2/orders/{order_id}", Some("ReplaceRequest"), "OrderBody", false),
     ("get", "/v2/orders:by_client_order_id", None, "OrderBody", false),
     ("get", "/v2/account", None, "AccountBody", false),
+    ("get", "/v2/account/portfolio", None, "PortfolioBody", false),
     ("get", "/v2/positions", None, "PositionBody", true),
     ("get", "/v2/positions/{symbol}", None, "PositionBody", false),
     ("delete", "/v2/positions/{symbol}", None, "OrderBody", false),
 ];
+
+/// `/v2` operations that are Tradeflow extensions (not in Alpaca's API): (method, path,
+/// description).
+pub const V2_EXTENSIONS: &[(&str, &str, &str)] = &[(
+    "get",
+    "/v2/account/portfolio",
+    "Tradeflow extension, not part of Alpaca's Trading API. The account's portfolio from the \
+     compacted `portfolios.snapshots` topic and its positions: market value at the last trade \
+     (average cost for symbols that have not traded), cost basis, unrealized, realized and \
+     total P&L, total return (total P&L / sum of |cost basis| of open positions, null without \
+     open positions), intraday P&L, cash, equity (as GET /v2/account) and last_equity (equity at \
+     the previous session close; null when not known exactly). Amounts are exact \
+     decimal strings. Before the account's first fill realized P&L is 0 and as_of / \
+     lot_method are null.",
+)];
 
 /// Query parameters of `/v2` operations: (method, path, name, required). All strings.
 pub const V2_QUERY: &[(&str, &str, &str, bool)] = &[
@@ -135,6 +152,7 @@ pub const V2_QUERY: &[(&str, &str, &str, bool)] = &[
         crate::orders::OrderRequest,
         crate::orders::replace::ReplaceRequest,
         crate::account::AccountBody,
+        crate::portfolio::PortfolioBody,
         crate::positions::PositionBody,
     )),
     modifiers(&V2AndSecurity)
@@ -171,6 +189,7 @@ impl Modify for V2AndSecurity {
             let mut op = OperationBuilder::new()
                 .tag("trading-v2")
                 .summary(Some(*summary))
+                .description(V2_EXTENSIONS.iter().find(|(em, ep, _)| em == m && ep == path).map(|e| e.2))
                 .security(SecurityRequirement::new("apca_key", Vec::<String>::new()));
             if let Some((_, _, request, response, list)) = body {
                 let schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> = if *list {
@@ -289,9 +308,12 @@ mod tests {
         assert_eq!(ok("get", "/v2/orders", "200")["items"]["$ref"], "#/components/schemas/OrderBody");
         assert_eq!(ok("get", "/v2/account", "200")["$ref"], "#/components/schemas/AccountBody");
         assert_eq!(ok("get", "/v2/positions", "200")["items"]["$ref"], "#/components/schemas/PositionBody");
+        assert_eq!(ok("get", "/v2/account/portfolio", "200")["$ref"], "#/components/schemas/PortfolioBody");
+        let extension = doc["paths"]["/v2/account/portfolio"]["get"]["description"].as_str().unwrap_or_default();
+        assert!(extension.starts_with("Tradeflow extension"), "{extension}");
         let req = &doc["paths"]["/v2/orders/{order_id}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
         assert_eq!(req, "#/components/schemas/ReplaceRequest");
-        for name in ["OrderBody", "OrderRequest", "ReplaceRequest", "AccountBody", "PositionBody"] {
+        for name in ["OrderBody", "OrderRequest", "ReplaceRequest", "AccountBody", "PositionBody", "PortfolioBody"] {
             assert!(doc["components"]["schemas"][name]["properties"].is_object(), "{name}");
         }
         let order = &doc["components"]["schemas"]["OrderRequest"]["properties"];
@@ -310,7 +332,7 @@ mod tests {
             }
         }
         // Every table entry names a listed operation.
-        for (m, p, ..) in V2_BODIES {
+        for (m, p, ..) in V2_BODIES.iter().map(|(m, p, ..)| (m, p)).chain(V2_EXTENSIONS.iter().map(|(m, p, _)| (m, p))) {
             assert!(V2_OPERATIONS.iter().any(|(om, op, ..)| om == m && op == p), "{m} {p}");
         }
     }

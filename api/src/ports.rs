@@ -1,7 +1,7 @@
 //! Ports: what the trading API needs from the rest of the platform, as traits.
 //!
 //! The Kafka side provides them next (a producer on `orders.commands`, consumers that
-//! materialize `accounts.snapshots`, `positions.snapshots`, `orders.commands` +
+//! materialize `accounts.snapshots`, `positions.snapshots`, `portfolios.snapshots`, `orders.commands` +
 //! `orders.events`, `instruments.commands` + `book.depth`); [`crate::memory`] provides
 //! in-memory versions for tests and the demo. Handlers see only these traits.
 //!
@@ -17,7 +17,8 @@
 //!   text reaches clients.
 
 use schemas::records::{
-    AccountSnapshot, InstrumentStatus, ListInstrument, OrderCommand, OrderEvent, OrderStatus, PlaceOrder, PositionSnapshot,
+    AccountSnapshot, InstrumentStatus, ListInstrument, OrderCommand, OrderEvent, OrderStatus, PlaceOrder, PortfolioSnapshot,
+    PositionSnapshot,
 };
 use rust_decimal::Decimal;
 use std::future::Future;
@@ -91,6 +92,15 @@ pub trait PositionView: Send + Sync {
     /// Positions of an account, ordered by symbol.
     fn positions(&self, account_id: &str) -> Result<Vec<PositionSnapshot>, PortError>;
     fn position(&self, account_id: &str, symbol: &str) -> Result<Option<PositionSnapshot>, PortError>;
+}
+
+/// Latest portfolio summaries (Kafka: compacted `portfolios.snapshots`, key account id,
+/// written by the portfolio pipeline after every fill of the account).
+///
+/// Invariant: `None` means the pipeline has not written a summary for the account yet
+/// (no fill so far), not that the account does not exist.
+pub trait PortfolioView: Send + Sync {
+    fn portfolio(&self, account_id: &str) -> Result<Option<PortfolioSnapshot>, PortError>;
 }
 
 /// An order as the views know it: the `PlaceOrder` as submitted and its latest event.

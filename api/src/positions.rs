@@ -84,8 +84,9 @@ fn position_of(p: &PositionSnapshot) -> Option<Position> {
     Some(position)
 }
 
-/// (intraday P&L, intraday P&L as a fraction) at `price` against the previous close.
-fn intraday(p: &PositionSnapshot, price: Decimal, close: (i64, Decimal)) -> Option<(Decimal, Option<Decimal>)> {
+/// (intraday P&L, intraday P&L as a fraction) at `price` against the previous close;
+/// `None` without lots.
+pub(crate) fn intraday(p: &PositionSnapshot, price: Decimal, close: (i64, Decimal)) -> Option<(Decimal, Option<Decimal>)> {
     let position = position_of(p)?;
     let marks = BTreeMap::from([(p.symbol.clone(), Mark { last: price, previous_close: close.1 })]);
     let v = value_positions([&position], &marks, Timestamp(close.0)).positions.pop()?;

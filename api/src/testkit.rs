@@ -74,6 +74,10 @@ fn account(id: &str, status: AccountStatus, cash: &str, bp: &str, positions: Vec
         pending_withdrawals: None,
         deficit: None,
         open_orders: None,
+        session_close_ns: None,
+        close_at_ns: None,
+        close_cash: None,
+        close_positions: None,
     }
 }
 

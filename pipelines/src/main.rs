@@ -127,8 +127,10 @@ struct RunArgs {
     /// Prefix of the pipeline's topics and group (`totals` and `accounts`).
     #[arg(long, default_value = "")]
     topic_prefix: String,
-    /// `matching` only: trading-calendar file (JSON; see `pipelines/src/calendar.rs`) whose
-    /// session closes day orders expire at. Default: US equities (weekdays, 16:00 New York).
+    /// `matching` and `accounts`: trading-calendar file (JSON; see `pipelines/src/calendar.rs`)
+    /// whose session closes day orders expire at (matching) and cash and shares are marked
+    /// at for the previous close's equity (accounts; give both the same file). Default: US
+    /// equities (weekdays, 16:00 New York).
     #[arg(long)]
     calendar: Option<std::path::PathBuf>,
     /// Test only: pause during state restore (after the changelog is assigned).
@@ -179,7 +181,10 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Run(a) => match a.pipeline {
             PipelineName::Totals => run_pipeline(Totals::with_prefix(&a.topic_prefix), a).await,
             PipelineName::Passthrough => run_pipeline(PassThrough::default(), a).await,
-            PipelineName::Accounts => run_pipeline(pipelines::catalog::accounts::Accounts::with_prefix(&a.topic_prefix), a).await,
+            PipelineName::Accounts => {
+                let sessions = pipelines::calendar::load(a.calendar.as_deref())?.compile()?;
+                run_pipeline(pipelines::catalog::accounts::Accounts::with_sessions(&a.topic_prefix, sessions), a).await
+            }
             PipelineName::Matching => {
                 let rules = pipelines::calendar::load(a.calendar.as_deref())?;
                 let book = pipelines::calendar::book_config(&rules)?;

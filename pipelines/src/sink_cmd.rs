@@ -25,6 +25,25 @@ pub enum ClickhouseCmd {
         #[arg(long, default_value = "tradeflow")]
         database: String,
     },
+    /// Print, as one JSON document, every SQL statement Tradeflow sends to ClickHouse for
+    /// `--database`: a migration run (database, bookkeeping, each file's statements) and
+    /// every report query with sample arguments bound. For checking other ClickHouse
+    /// versions with the same SQL (tests/clients/clickhouse_current_check.py); connects to
+    /// nothing.
+    PrintSql {
+        #[arg(long, default_value = "tradeflow")]
+        database: String,
+        /// Account bound into the account-scoped report queries.
+        #[arg(long, default_value = "acc-sample")]
+        account: String,
+        /// First UTC day (YYYY-MM-DD) of the date-range report queries; the nanosecond
+        /// range queries use [from 00:00, to + 1 day 00:00) UTC.
+        #[arg(long, default_value = "2026-10-01")]
+        from: String,
+        /// Last UTC day, inclusive.
+        #[arg(long, default_value = "2026-10-31")]
+        to: String,
+    },
 }
 
 #[derive(Args)]
@@ -135,7 +154,10 @@ pub async fn bench(a: ClickhouseBenchArgs) -> anyhow::Result<()> {
 }
 
 pub async fn migrate(cmd: ClickhouseCmd) -> anyhow::Result<()> {
-    let ClickhouseCmd::Migrate { url, database } = cmd;
+    let (url, database) = match cmd {
+        ClickhouseCmd::Migrate { url, database } => (url, database),
+        ClickhouseCmd::PrintSql { database, account, from, to } => return print_sql(&database, &account, &from, &to),
+    };
     let applied = sinks::migrate(&url, &database).await.context("clickhouse migrate")?;
     if applied.is_empty() {
         println!("{database}: up to date ({} migrations)", sinks::MIGRATIONS.len());
@@ -144,6 +166,40 @@ pub async fn migrate(cmd: ClickhouseCmd) -> anyhow::Result<()> {
             println!("{database}: applied {f}");
         }
     }
+    Ok(())
+}
+
+/// `tradeflow clickhouse print-sql`.
+fn print_sql(database: &str, account: &str, from: &str, to: &str) -> anyhow::Result<()> {
+    use sinks::migrate;
+    use sinks::reports::time::parse_date;
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let (from, to) = (parse_date(from)?, parse_date(to)?);
+    // Validates the database name as every report does; connects to nothing.
+    let source = sinks::reports::ReportSource::new("http://127.0.0.1:8123", database)?;
+    let reports = source.queries(account, from.epoch_days() * DAY_NS, (to.epoch_days() + 1) * DAY_NS, from, to);
+    let files: Vec<serde_json::Value> = sinks::MIGRATIONS
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name,
+                "checksum": migrate::checksum(m.sql),
+                "statements": migrate::statements(m.sql, database),
+                "record": migrate::record_sql(database, m.name, &migrate::checksum(m.sql)),
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "database": database,
+        "migrate": {
+            "create_database": migrate::create_database_sql(database),
+            "schema_migrations": migrate::schema_migrations_ddl(database),
+            "applied": migrate::applied_sql(database),
+            "files": files,
+        },
+        "reports": reports,
+    });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
 }
 

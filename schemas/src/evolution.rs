@@ -396,6 +396,10 @@ mod samples {
             pending_withdrawals: Some(d("25")),
             deficit: Some(d("0")),
             open_orders: Some(1),
+            session_close_ns: Some(1_763_758_800_000_000_000),
+            close_at_ns: Some(1_763_672_400_000_000_000),
+            close_cash: Some(d("1250.5")),
+            close_positions: Some(vec![CloseQty { symbol: "AAPL".into(), qty: d("1.5") }]),
         }
     }
     pub fn account_state() -> AccountState {
@@ -445,6 +449,10 @@ mod samples {
             daily_withdrawals: d("0"),
             daily_order_notional: d("100"),
             recent_orders_ns: vec![1, 2],
+            session_close_ns: Some(1_763_758_800_000_000_000),
+            close_at_ns: Some(1_763_672_400_000_000_000),
+            close_cash: Some(d("800")),
+            close_positions: Some(vec![CloseQty { symbol: "AAPL".into(), qty: d("-3") }]),
         }
     }
     pub fn position() -> PositionSnapshot {

@@ -12,7 +12,8 @@
 //!   file instead). A file is recorded after all its statements succeeded, and every
 //!   statement is `IF NOT EXISTS`, so a run interrupted mid-file can simply be re-run.
 //! - The SQL sticks to what ClickHouse 18.16 understands (no DateTime64, LowCardinality, Map,
-//!   TTL or query parameters), and works unchanged on current versions.
+//!   TTL or query parameters), and works unchanged on current versions (checked on 26.9 by
+//!   tests/integration/clickhouse_current.rs; `tradeflow clickhouse print-sql` prints it).
 
 use clickhouse::Client;
 use serde::Deserialize;
@@ -83,6 +84,31 @@ pub fn statements(sql: &str, database: &str) -> Vec<String> {
     out
 }
 
+/// Creates the target database (the first statement of a migration run).
+pub fn create_database_sql(database: &str) -> String {
+    format!("CREATE DATABASE IF NOT EXISTS {database}")
+}
+
+/// The table recording applied migrations (created before any migration runs).
+pub fn schema_migrations_ddl(database: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {database}.schema_migrations \
+         (name String, checksum String, applied_at DateTime DEFAULT now()) \
+         ENGINE = MergeTree() ORDER BY name"
+    )
+}
+
+/// Records migration `name` as applied with `checksum`.
+pub fn record_sql(database: &str, name: &str, checksum: &str) -> String {
+    // Names and checksums are [0-9a-z_.] only: safe to inline.
+    format!("INSERT INTO {database}.schema_migrations (name, checksum) VALUES ('{name}', '{checksum}')")
+}
+
+/// The query reading back what was applied (`name`, `checksum` rows).
+pub fn applied_sql(database: &str) -> String {
+    format!("SELECT name, checksum FROM {database}.schema_migrations ORDER BY name")
+}
+
 #[derive(clickhouse::Row, Deserialize)]
 struct Applied {
     name: String,
@@ -97,17 +123,10 @@ pub async fn migrate(url: &str, database: &str) -> Result<Vec<&'static str>, Mig
     }
     // No `database` on this client: the database may not exist yet.
     let client = Client::default().with_url(url).with_validation(false);
-    client.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {database}")).execute().await?;
-    client
-        .query_raw(&format!(
-            "CREATE TABLE IF NOT EXISTS {database}.schema_migrations \
-             (name String, checksum String, applied_at DateTime DEFAULT now()) \
-             ENGINE = MergeTree() ORDER BY name"
-        ))
-        .execute()
-        .await?;
+    client.query_raw(&create_database_sql(database)).execute().await?;
+    client.query_raw(&schema_migrations_ddl(database)).execute().await?;
     let applied: Vec<Applied> = client
-        .query_raw(&format!("SELECT name, checksum FROM {database}.schema_migrations ORDER BY name"))
+        .query_raw(&applied_sql(database))
         .fetch_all()
         .await?;
     let mut done = Vec::new();
@@ -124,14 +143,7 @@ pub async fn migrate(url: &str, database: &str) -> Result<Vec<&'static str>, Mig
                 return Err(MigrateError::Statement { file: m.name, index: index + 1, statement, source });
             }
         }
-        // Names and checksums are [0-9a-z_.] only: safe to inline.
-        client
-            .query_raw(&format!(
-                "INSERT INTO {database}.schema_migrations (name, checksum) VALUES ('{}', '{current}')",
-                m.name
-            ))
-            .execute()
-            .await?;
+        client.query_raw(&record_sql(database, m.name, &current)).execute().await?;
         tracing::info!(file = m.name, database, "migration applied");
         done.push(m.name);
     }

@@ -9,7 +9,9 @@
 //! A's order in two sells (A: `partial_fill`, then `fill`). A's WebSocket (`/stream`,
 //! alpaca-py's authenticate form) and B's must see exactly their own updates (A's SSE
 //! response too); the account
-//! and positions endpoints must show the fills exactly (Decimal strings).
+//! and positions endpoints must show the fills exactly (Decimal strings). Then A sells part
+//! of its position to B, who covers part of its short, at a higher price: the portfolio
+//! endpoint (`portfolios.snapshots`) must show both realized P&Ls exactly.
 
 use futures_util::{SinkExt, StreamExt};
 use pipelines::catalog::matching::format_uuid;
@@ -156,6 +158,7 @@ fn trading_api_on_kafka_places_cancels_fills_and_streams() {
 async fn scenario() {
     let prefix = tests::unique_prefix("api");
     eprintln!("api_e2e: prefix {prefix}");
+    let started_ns = now_ns();
     // Every topic of the catalog: `tradeflow api` follows more than the pipelines write
     // (activities, watchlists, ...).
     let topics: Vec<(&str, bool)> = schemas::topics::TOPICS
@@ -393,6 +396,59 @@ async fn scenario() {
     let ids: Vec<&str> = closed.as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
     assert_eq!((s, ids), (200, vec![o3b_id.as_str(), o3_id.as_str(), o2_id.as_str(), o1_id.as_str()]));
 
+    // A sells 4 of its 10 (bought at 100) to B, who covers 4 of its 10 short (sold at
+    // 100), at 110: the portfolio pipeline books realized P&L, served from the compacted
+    // `portfolios.snapshots` by GET /v2/account/portfolio, and the rest is marked at 110.
+    let (s, pf_c) = client.get(kc, "/v2/account/portfolio").await;
+    assert_eq!((s, pf_c["realized_pl"].as_str(), pf_c["open_positions"].as_i64(), pf_c["as_of"].clone()), (200, Some("0"), Some(0), Value::Null), "{pf_c}");
+    let (s, sell) = client.post(ka, "/v2/orders", limit("AAA", "sell", "4", "110")).await;
+    assert_eq!((s, sell["status"].as_str()), (200, Some("new")), "{sell}");
+    let sell_id = sell["id"].as_str().unwrap().to_string();
+    let (s, cover) = client.post(kb, "/v2/orders", limit("AAA", "buy", "4", "110")).await;
+    assert_eq!(s, 200, "{cover}");
+    let cover_id = cover["id"].as_str().unwrap().to_string();
+    client.wait_for(ka, &format!("/v2/orders/{sell_id}"), "A's sell filled", |s, b| s == 200 && b["status"] == "filled").await;
+    client.wait_for(kb, &format!("/v2/orders/{cover_id}"), "B's cover filled", |s, b| s == 200 && b["status"] == "filled").await;
+    let pf_a = client
+        .wait_for(ka, "/v2/account/portfolio", "A's realized P&L", |s, b| s == 200 && b["realized_pl"] == "40" && b["market_value"] == "660")
+        .await;
+    let want = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<String, String>>();
+    let fields = ["lot_method", "cost_basis", "market_value", "unrealized_pl", "realized_pl", "total_pl", "total_return", "long_market_value", "short_market_value"];
+    let got = |b: &Value| fields.iter().map(|f| (f.to_string(), b[*f].as_str().unwrap_or("?").to_string())).collect::<BTreeMap<String, String>>();
+    // A: 4 x (110 - 100) realized; 6 left at cost 600, worth 660; (40 + 60) / 600.
+    assert_eq!(
+        got(&pf_a),
+        want(&[("lot_method", "fifo"), ("cost_basis", "600"), ("market_value", "660"), ("unrealized_pl", "60"), ("realized_pl", "40"), ("total_pl", "100"), ("total_return", "0.16666667"), ("long_market_value", "660"), ("short_market_value", "0")]),
+        "{pf_a}"
+    );
+    assert_eq!((pf_a["open_positions"].as_i64(), pf_a["account_id"].as_str()), (Some(1), Some(a.as_str())), "{pf_a}");
+    assert!(pf_a["as_of"].as_str().is_some_and(|t| t.ends_with('Z')), "{pf_a}");
+    // B: covered 4 sold at 100 for 110 each; 6 still short at -600, worth -660.
+    let pf_b = client.wait_for(kb, "/v2/account/portfolio", "B's realized P&L", |s, b| s == 200 && b["realized_pl"] == "-40" && b["market_value"] == "-660").await;
+    assert_eq!(
+        got(&pf_b),
+        want(&[("lot_method", "fifo"), ("cost_basis", "-600"), ("market_value", "-660"), ("unrealized_pl", "-60"), ("realized_pl", "-40"), ("total_pl", "-100"), ("total_return", "-0.16666667"), ("long_market_value", "0"), ("short_market_value", "-660")]),
+        "{pf_b}"
+    );
+    // Cash and equity are the account's: equity = cash + 660 (A) / cash - 660 (B).
+    for (key, pf) in [(ka, &pf_a), (kb, &pf_b)] {
+        let (_, acct) = client.get(key, "/v2/account").await;
+        assert_eq!((pf["cash"].as_str(), pf["equity"].as_str()), (acct["cash"].as_str(), acct["equity"].as_str()), "{pf} vs {acct}");
+    }
+    assert_eq!(pf_a["cash"], "9440", "{pf_a}");
+    assert_eq!(pf_a["equity"], "10100", "{pf_a}");
+    // The accounts were opened after the previous session close (US calendar, as the
+    // pipelines run it): their equity at that close, `last_equity`, is 0 (unless a close
+    // passed during the test, when the current values count).
+    let calendar = operators::matching::CalendarRules::us_equities().compile().expect("built-in calendar");
+    let close_of = |t: i64| calendar.last_close_at_or_before(operators::Timestamp(t));
+    if close_of(started_ns) == close_of(now_ns()) {
+        for (key, pf) in [(ka, &pf_a), (kb, &pf_b), (kc, &pf_c)] {
+            let (_, acct) = client.get(key, "/v2/account").await;
+            assert_eq!((acct["last_equity"].as_str(), pf["last_equity"].as_str()), (Some("0"), Some("0")), "{acct} {pf}");
+        }
+    }
+
     // A second API process rebuilds every view from the topics (compacted, transactional:
     // commit markers included) and answers the same.
     let port2 = free_port();
@@ -407,7 +463,7 @@ async fn scenario() {
     // watchlists, may be empty).
     let core = ["orders", "accounts", "positions", "assets"];
     assert!(ready["views"].as_array().unwrap().iter().all(|v| v["lag"] == 0 && (!core.contains(&v["view"].as_str().unwrap_or("")) || v["records"].as_u64() > Some(0))), "{ready}");
-    for (key, path) in [(ka, "/v2/account".to_string()), (ka, "/v2/positions".into()), (kb, "/v2/positions".into()), (ka, format!("/v2/orders/{o1_id}")), (ka, format!("/v2/orders/{o3_id}")), (ka, "/v2/orders?status=all".into())] {
+    for (key, path) in [(ka, "/v2/account".to_string()), (ka, "/v2/account/portfolio".into()), (kb, "/v2/account/portfolio".into()), (ka, "/v2/positions".into()), (kb, "/v2/positions".into()), (ka, format!("/v2/orders/{o1_id}")), (ka, format!("/v2/orders/{o3_id}")), (ka, "/v2/orders?status=all".into())] {
         assert_eq!(client2.get(key, &path).await, client.get(key, &path).await, "{path}");
     }
     api2.stop();

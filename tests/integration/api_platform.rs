@@ -25,7 +25,7 @@ pub fn python(module: &str) -> String {
     assert!(
         !py.is_empty(),
         "TRADEFLOW_PYTHON is not set: it must name a Python with the packages of tests/clients/requirements.txt \
-         (alpaca-py, schemathesis). scripts/test.sh creates one; by hand:\n  \
+         (alpaca-py, schemathesis, chdb). scripts/test.sh creates one; by hand:\n  \
          python3 -m venv ~/.cache/tradeflow/venv-clients && ~/.cache/tradeflow/venv-clients/bin/pip install -r tests/clients/requirements.txt\n  \
          export TRADEFLOW_PYTHON=~/.cache/tradeflow/venv-clients/bin/python"
     );

@@ -6,6 +6,7 @@ mod accounts_e2e;
 mod alpaca_py;
 mod api_platform;
 mod api_e2e;
+mod clickhouse_current;
 mod clickhouse_reports;
 mod clickhouse_sink;
 mod matching_e2e;

@@ -19,7 +19,8 @@
 //!
 //! Each pipeline is SIGKILLed and restarted at least once while records are in flight.
 //! Every balance below is exact; the ledger balances per entry; fills carry the settlement
-//! date S; positions equal the fills.
+//! date S; positions equal the fills; account snapshots on S carry each account's cash and
+//! shares at D's close (the previous close's equity, `last_equity`).
 
 use crate::trading_e2e::{account, decode_all, settle, Api, TOPICS};
 use rust_decimal::Decimal;
@@ -242,6 +243,28 @@ fn day_orders_expire_at_the_close_and_proceeds_settle_t_plus_one_under_kill_minu
     assert_eq!((aaa.session_close_ns, aaa.previous_close_ns, aaa.previous_close_price), (Some(s_close), Some(d_close), Some(dec("101"))), "{aaa:?}");
     assert_eq!(aaa.previous_close(s_close - 1), Some((d_close, Some(dec("101")))));
     assert_eq!(aaa.previous_close(s_close + HOUR_NS), Some((s_close, Some(dec("101")))));
+
+    // Accounts' close marks (same calendar): every snapshot on S carries the account's cash
+    // and shares at D's close, through a kill -9 of the accounts pipeline on S (restored
+    // from the changelog); with the venue's previous close (101) they give the equity at
+    // D's close, which is what GET /v2/account serves as `last_equity` during S.
+    for (acct, cash, qty, last_equity) in [(&mm, "15040", Some("-100"), "4940"), (&buyer, "9960", Some("100"), "20060"), (&trader, "5000", None, "5000")] {
+        let s = &snap[acct];
+        assert_eq!((s.session_close_ns, s.close_at_ns, s.close_cash), (Some(s_close), Some(d_close), Some(dec(cash))), "{acct}: {s:?}");
+        let want: Vec<w::CloseQty> = qty.map(|q| w::CloseQty { symbol: "AAA".into(), qty: dec(q) }).into_iter().collect();
+        assert_eq!(s.close_positions.as_ref(), Some(&want), "{acct}");
+        let at_close = s.at_previous_close(s_close - 1).expect("close marks");
+        assert_eq!((at_close.valid_from_ns, at_close.valid_to_ns), (d_close, d_close));
+        let mut equity = at_close.cash;
+        for (symbol, q) in &at_close.positions {
+            let (at, price) = depth[symbol].previous_close(s_close - 1).expect("a previous close");
+            assert_eq!(at, d_close, "{symbol}: the same close as the account's marks");
+            equity += q * price.expect("traded by D's close");
+        }
+        assert_eq!(equity, dec(last_equity), "{acct}: equity at D's close");
+        // After S's close nothing changed since: the current values.
+        assert_eq!(s.at_previous_close(s_close).map(|v| v.cash), Some(s.cash));
+    }
     for (_, p) in procs {
         p.stop();
     }

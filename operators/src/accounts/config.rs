@@ -13,6 +13,7 @@
 use rust_decimal::Decimal;
 
 use super::calendar::BusinessCalendar;
+use crate::matching::SessionCalendar;
 use super::types::KycTier;
 
 /// Per-business-day limits of one KYC tier; `None` = unlimited.
@@ -115,6 +116,10 @@ pub struct AccountsConfig {
     pub calendar: BusinessCalendar,
     /// Stream-time punctuation period for settlement. Default one hour.
     pub settlement_punctuation_ns: i64,
+    /// Session closes at which the account's cash and shares are marked for the previous
+    /// close's equity ([`CloseMarks`](super::state::CloseMarks)); must be the venue's
+    /// calendar. Default empty: no marks.
+    pub sessions: SessionCalendar,
 }
 
 impl Default for AccountsConfig {
@@ -129,6 +134,7 @@ impl Default for AccountsConfig {
             settlement_days: 1,
             calendar: BusinessCalendar::default(),
             settlement_punctuation_ns: 3_600_000_000_000,
+            sessions: SessionCalendar::default(),
         }
     }
 }

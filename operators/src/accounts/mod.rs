@@ -54,13 +54,13 @@ pub use input::{AccountInput, ExecutionReport, PlaceOrder, ReplaceOrder};
 pub use ledger::{EntryKind, EntrySide, Ledger, LedgerAccount, LedgerEntry, Posting, Unit};
 pub use operator::AccountsOperator;
 pub use output::{
-    AccountOutput, AccountSnapshot, FillInfo, FundingDirection, FundingEvent, FundingEventKind,
+    AccountOutput, AccountSnapshot, CloseValues, FillInfo, FundingDirection, FundingEvent, FundingEventKind,
     OrderEvent, OrderEventKind, PositionSnapshot, RoutedCancel, RoutedOrder, RoutedReplace,
 };
 pub use reasons::{AccountsError, FundingRejectReason, RejectReason};
 pub use risk::{check_place, check_replace, Reservation};
 pub use state::{
-    AccountState, DailyUsage, OpenOrder, PendingChange, PendingFunding, PendingReplace,
+    AccountState, CloseMarks, DailyUsage, OpenOrder, PendingChange, PendingFunding, PendingReplace,
 };
 pub use types::{
     AccountStatus, InstrumentSnapshot, InstrumentStatus, KycStatus, KycTier, OrderSize, OrderType,

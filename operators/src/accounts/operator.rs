@@ -9,6 +9,10 @@
 //!   not removed, so the ledger sequence never restarts).
 //! - Inputs for an absent account: order and funding requests are rejected with
 //!   `AccountNotFound`; everything else is `InvalidInput(UnknownAccount)`.
+//! - Before anything at event time `t` changes an account (input or punctuation), its
+//!   [`CloseMarks`](super::state::CloseMarks) are rolled to `t` (a new account's right
+//!   after `OpenAccount`), so snapshots carry the cash and shares of the previous session
+//!   close (`AccountsConfig::sessions`).
 
 use super::config::AccountsConfig;
 use super::ctx::Ctx;
@@ -146,8 +150,15 @@ impl Operator for AccountsOperator {
             };
             let today = ctx.today();
             match state {
-                None => absent(&mut ctx, state, input),
+                None => {
+                    absent(&mut ctx, state, input);
+                    // A new account: zero at every earlier close.
+                    if let Some(s) = state.as_mut() {
+                        s.roll_close_marks(&self.config.sessions, time);
+                    }
+                }
                 Some(s) => {
+                    s.roll_close_marks(&self.config.sessions, time);
                     s.settle_due(&mut ctx, today);
                     present(&mut ctx, s, input);
                     s.settle_due(&mut ctx, today);
@@ -188,6 +199,7 @@ impl Operator for AccountsOperator {
                 out: &mut *out,
             };
             let today = ctx.today();
+            s.roll_close_marks(&self.config.sessions, time);
             s.settle_due(&mut ctx, today);
         }
         if out.len() > start {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::ledger::LedgerEntry;
+use super::state::CloseMarks;
 use super::reasons::{AccountsError, FundingRejectReason, RejectReason};
 use super::types::{AccountStatus, KycStatus, KycTier, OrderSize, OrderType, Side, TimeInForce};
 use crate::Timestamp;
@@ -268,4 +269,45 @@ pub struct AccountSnapshot {
     pub ledger_seq: u64,
     /// Event time of the change.
     pub time: Timestamp,
+    /// Cash and shares at the latest session close crossed (see [`CloseMarks`]).
+    pub close_marks: CloseMarks,
+}
+
+/// An account's cash and share quantities at a session close, from
+/// [`AccountSnapshot::at_previous_close`].
+///
+/// Invariant: they are the account's values at every session close `t` with
+/// `valid_from <= t <= valid_to` (exactly one close when read from the marks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseValues {
+    /// First close the values hold at (ns).
+    pub valid_from: i64,
+    /// Last close they may hold at (ns): the marks' close, or the reader's `now`.
+    pub valid_to: i64,
+    /// Total customer cash.
+    pub cash: Decimal,
+    /// Non-zero share quantities, by symbol.
+    pub shares: BTreeMap<String, Decimal>,
+}
+
+impl AccountSnapshot {
+    /// The account's values at the previous session close as seen at `now`: the current
+    /// values once `now` reaches `session_close` (no input since), the marks before.
+    /// `None` without marks. Readers of the wire record apply the same rule
+    /// (`schemas::records::AccountSnapshot::at_previous_close`).
+    pub fn at_previous_close(&self, now: i64) -> Option<CloseValues> {
+        let m = &self.close_marks;
+        match m.session_close {
+            Some(c) if now >= c => {
+                let shares = self
+                    .positions
+                    .iter()
+                    .map(|(s, p)| (s.clone(), p.available + p.held))
+                    .filter(|(_, q)| !q.is_zero())
+                    .collect();
+                Some(CloseValues { valid_from: c, valid_to: now, cash: self.cash, shares })
+            }
+            _ => m.close_at.map(|at| CloseValues { valid_from: at, valid_to: at, cash: m.cash, shares: m.shares.clone() }),
+        }
+    }
 }

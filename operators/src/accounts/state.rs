@@ -25,6 +25,7 @@ use super::config::FeeEstimate;
 use super::ledger::{Ledger, LedgerAccount};
 use super::output::{AccountSnapshot, FundingDirection, PositionSnapshot};
 use super::types::{AccountStatus, KycStatus, KycTier, OrderSize, OrderType, Side, TimeInForce};
+use crate::matching::SessionCalendar;
 use crate::Timestamp;
 
 /// State of one account (the operator's `State`).
@@ -52,6 +53,32 @@ pub struct AccountState {
     pub daily: DailyUsage,
     /// Times of recent order placements and replaces (rate limit).
     pub recent_orders: VecDeque<Timestamp>,
+    /// Cash and shares at the latest session close crossed.
+    pub close_marks: CloseMarks,
+}
+
+/// The account's cash and share quantities as they stood at the latest session close the
+/// operator has crossed, like the venue's `SessionMarks` for prices.
+///
+/// Rolled lazily: before every input (and punctuation) at `time`, if `time` is at or past
+/// `session_close`, the values are taken from the state *before* the input is applied
+/// (no input came between that close and `time`, so they are the close's) at the latest
+/// close `<= time`, and `session_close` moves to the next close after `time`.
+///
+/// Invariant: `cash` and `shares` are the account's at `close_at`, and no session close
+/// lies strictly between `close_at` and `session_close`. So a reader holding the latest
+/// snapshot finds the account's values at the previous close at `now`: the current ones
+/// once `now >= session_close`, these before.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloseMarks {
+    /// Close of the session of the latest input (`None`: no calendar, or past its end).
+    pub session_close: Option<i64>,
+    /// The latest close before that session, when `cash` and `shares` were taken.
+    pub close_at: Option<i64>,
+    /// Total customer cash (as [`AccountState::total_cash`]) at `close_at`.
+    pub cash: Decimal,
+    /// Non-zero share quantities (available + held) at `close_at`, by symbol.
+    pub shares: BTreeMap<String, Decimal>,
 }
 
 /// An accepted, not yet terminal order and what it reserves.
@@ -244,7 +271,36 @@ impl AccountState {
             settlements: BTreeMap::new(),
             daily: DailyUsage::default(),
             recent_orders: VecDeque::new(),
+            close_marks: CloseMarks::default(),
         }
+    }
+
+    /// Rolls [`CloseMarks`] to `time`; call before anything at `time` changes the state.
+    pub fn roll_close_marks(&mut self, sessions: &SessionCalendar, time: Timestamp) {
+        let m = &self.close_marks;
+        if sessions.is_empty() || m.session_close.is_some_and(|c| time.nanos() < c) {
+            return;
+        }
+        let last = sessions.last_close_at_or_before(time);
+        if last > self.close_marks.close_at {
+            // Nothing changed the state since that close: its values are the current ones.
+            self.close_marks.close_at = last;
+            self.close_marks.cash = self.total_cash();
+            self.close_marks.shares = self.share_quantities();
+        }
+        self.close_marks.session_close = sessions.next_close_after(time);
+    }
+
+    /// Non-zero share quantities (available + held), by symbol.
+    pub fn share_quantities(&self) -> BTreeMap<String, Decimal> {
+        let mut out: BTreeMap<String, Decimal> = BTreeMap::new();
+        for (acct, bal) in self.ledger.balances() {
+            if let LedgerAccount::SharesAvailable(s) | LedgerAccount::SharesHeld(s) = acct {
+                *out.entry(s.clone()).or_default() += *bal;
+            }
+        }
+        out.retain(|_, q| !q.is_zero());
+        out
     }
 
     /// Balance of a ledger account.
@@ -314,6 +370,7 @@ impl AccountState {
             open_orders: self.orders.len() as u32,
             ledger_seq: self.ledger.last_seq(),
             time,
+            close_marks: self.close_marks.clone(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Model-based property tests: random funding, orders, pairwise fills between accounts,
 //! cancels, expiries, venue rejects, replaces and the passage of time over several
 //! accounts, with the conservation and reservation invariants checked after every step
-//! and the ledger balances re-derived from the published entries (oracle).
+//! and the ledger balances re-derived from the published entries (oracle). The close
+//! marks are checked against a reference: every account's cash and shares after every
+//! step, looked up at the previous session close of several later instants.
 
 use std::collections::BTreeMap;
 
@@ -58,8 +60,11 @@ enum Action {
         order: usize,
         accept: bool,
     },
+    /// Event time moves on; stream-time punctuation fires or not (the runtime punctuates
+    /// on its own schedule, so the next input may be the first to see a close).
     Advance {
         hours: u32,
+        punctuate: bool,
     },
 }
 
@@ -77,7 +82,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..64usize, 0..3u8).prop_map(|(order, kind)| Action::Terminal { order, kind }),
         1 => (0..64usize, 1..20u32, 8000..12000u32).prop_map(|(order, qty, px)| Action::Replace { order, qty, px }),
         1 => (0..64usize, prop::bool::ANY).prop_map(|(order, accept)| Action::ReplaceAnswer { order, accept }),
-        2 => (1..60u32).prop_map(|hours| Action::Advance { hours }),
+        2 => (1..60u32, prop::bool::ANY).prop_map(|(hours, punctuate)| Action::Advance { hours, punctuate }),
     ]
 }
 
@@ -95,6 +100,9 @@ struct VenueOrder {
     pending_replace: Option<(String, Decimal, Option<Decimal>)>,
 }
 
+/// An account's (cash, non-zero shares) after a step.
+type Values = (Decimal, BTreeMap<String, Decimal>);
+
 struct Sim {
     h: Harness,
     venue: BTreeMap<String, VenueOrder>,
@@ -102,6 +110,16 @@ struct Sim {
     deposits: Decimal,
     withdrawals: Decimal,
     fees: Decimal,
+    /// Reference for the close marks: per account, (event time, values after the step).
+    history: BTreeMap<String, Vec<(i64, Values)>>,
+}
+
+const HOUR_NS: i64 = 3_600_000_000_000;
+
+/// Weekday closes at 16:00 New York (21:00 UTC) from the harness's first Monday on.
+fn sessions() -> crate::matching::SessionCalendar {
+    let first = monday_10am().0 + 6 * HOUR_NS;
+    crate::matching::SessionCalendar::new((0..800i64).filter(|i| i % 7 < 5).map(|i| Timestamp(first + i * 24 * HOUR_NS)))
 }
 
 fn cents(px: u32) -> Decimal {
@@ -116,19 +134,70 @@ impl Sim {
                 minimum: Decimal::ZERO,
             },
             max_orders_per_window: 1_000,
+            sessions: sessions(),
             ..AccountsConfig::default()
         };
         let mut h = Harness::new(cfg);
         for (i, a) in ACCOUNTS.iter().enumerate() {
             h.open(a, KycTier::Tier3, i < 2);
         }
-        Sim {
+        let mut sim = Sim {
             h,
             venue: BTreeMap::new(),
             next_id: 0,
             deposits: Decimal::ZERO,
             withdrawals: Decimal::ZERO,
             fees: Decimal::ZERO,
+            history: BTreeMap::new(),
+        };
+        sim.record();
+        sim
+    }
+
+    /// Appends every account's current values to the reference history.
+    fn record(&mut self) {
+        for a in ACCOUNTS {
+            let s = self.h.state(a);
+            let mut shares = BTreeMap::new();
+            for sym in SYMBOLS {
+                let q = s.bal(&LedgerAccount::SharesAvailable(sym.into())) + s.bal(&LedgerAccount::SharesHeld(sym.into()));
+                if !q.is_zero() {
+                    shares.insert(sym.to_string(), q);
+                }
+            }
+            self.history.entry(a.to_string()).or_default().push((self.h.time.0, (s.total_cash(), shares)));
+        }
+    }
+
+    /// Reference: `account`'s values at session close `close` (after the last step before
+    /// it; zero before the account's first step).
+    fn values_at(&self, account: &str, close: i64) -> Values {
+        self.history[account].iter().rev().find(|(t, _)| *t < close).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    /// The latest published snapshot of every account gives, at several instants from now
+    /// on, exactly the reference values at the previous close of that instant.
+    fn check_close_marks(&self) {
+        let cal = sessions();
+        let now = self.h.time.0;
+        let next = cal.next_close_after(self.h.time).expect("calendar long enough");
+        for a in ACCOUNTS {
+            let snap = self
+                .h
+                .log
+                .iter()
+                .rev()
+                .find_map(|o| match o {
+                    AccountOutput::AccountSnapshot(s) if s.account_id == a => Some(s),
+                    _ => None,
+                })
+                .expect("every account has a snapshot");
+            for at in [now, next - 1, next, next + 30 * HOUR_NS, next + 80 * HOUR_NS] {
+                let Some(close) = cal.last_close_at_or_before(Timestamp(at)) else { continue };
+                let v = snap.at_previous_close(at).unwrap_or_else(|| panic!("{a}: no close values at {at}"));
+                assert!(v.valid_from <= close && close <= v.valid_to, "{a} at {at}: values for {}..={}, previous close {close}", v.valid_from, v.valid_to);
+                assert_eq!((v.cash, v.shares), self.values_at(a, close), "{a}: values at the close {close} (now {at})");
+            }
         }
     }
 
@@ -396,10 +465,12 @@ impl Sim {
             Action::Terminal { order, kind } => self.terminal(order, kind),
             Action::Replace { order, qty, px } => self.replace(order, qty, px),
             Action::ReplaceAnswer { order, accept } => self.replace_answer(order, accept),
-            Action::Advance { hours } => {
+            Action::Advance { hours, punctuate } => {
                 self.h.time = Timestamp(self.h.time.0 + i64::from(hours) * 3_600_000_000_000);
-                let outs = self.h.punctuate();
-                assert!(errors(&outs).is_empty());
+                if punctuate {
+                    let outs = self.h.punctuate();
+                    assert!(errors(&outs).is_empty());
+                }
             }
         }
     }
@@ -529,7 +600,9 @@ proptest! {
         let mut sim = Sim::new();
         for a in &actions {
             sim.apply(a);
+            sim.record();
             sim.check();
+            sim.check_close_marks();
         }
         sim.check_oracle();
     }
@@ -603,7 +676,7 @@ fn model_smoke_scenario_exercises_every_path() {
             price_pick: 0,
             fee_pick: 2,
         },
-        Action::Advance { hours: 30 },
+        Action::Advance { hours: 30, punctuate: true },
         Action::Withdraw {
             acct: 0,
             amount: 100,
@@ -613,7 +686,9 @@ fn model_smoke_scenario_exercises_every_path() {
     ];
     for a in &script {
         sim.apply(a);
+        sim.record();
         sim.check();
+        sim.check_close_marks();
     }
     sim.check_oracle();
     assert!(sim.fees > Decimal::ZERO);

@@ -4,6 +4,7 @@
 use super::test_support::*;
 use super::*;
 use crate::Timestamp;
+use std::collections::BTreeMap;
 
 use LedgerAccount as L;
 use OrderEventKind as K;
@@ -777,4 +778,43 @@ fn release_after_the_sale_settled_returns_settled_cash() {
     );
     assert_eq!(h.bal("a", L::CashUnsettled), d("0"));
     assert_eq!(h.bal("a", L::CashAvailable), d("5000"));
+}
+
+#[test]
+fn close_marks_keep_cash_and_shares_of_the_previous_close() {
+    const HOUR: i64 = 3_600_000_000_000;
+    // Closes Monday and Tuesday 16:00 New York (21:00 UTC); the harness starts Monday 10:00.
+    let monday_close = monday_10am().0 + 6 * HOUR;
+    let tuesday_close = monday_close + 24 * HOUR;
+    let cfg = AccountsConfig {
+        sessions: crate::matching::SessionCalendar::new([Timestamp(monday_close), Timestamp(tuesday_close)]),
+        ..AccountsConfig::default()
+    };
+    let mut h = funded(cfg);
+    h.send("a", AccountInput::PlaceOrder(buy("o1", "10", "100")));
+    let outs = h.send("a", fill("o1", "x1", "4", "99.5", "1.25"));
+    // Monday: no close before the account: marks without a close time.
+    let snap = last_snapshot(&outs).unwrap();
+    assert_eq!((snap.close_marks.session_close, snap.close_marks.close_at), (Some(monday_close), None));
+    assert_eq!(snap.at_previous_close(monday_close - 1), None);
+    // After Monday's close with no input since: the current values are Monday's close.
+    let monday = (d("4600.75"), BTreeMap::from([("AAPL".to_string(), d("4"))]));
+    let v = snap.at_previous_close(monday_close + HOUR).unwrap();
+    assert_eq!(((v.valid_from, v.valid_to), (v.cash, v.shares)), ((monday_close, monday_close + HOUR), monday.clone()));
+    // Tuesday: the rest fills; the snapshot now marks Monday's close and moves on.
+    h.time = Timestamp(monday_close + 13 * HOUR);
+    let outs = h.send("a", fill("o1", "x2", "6", "101", "0"));
+    let snap = last_snapshot(&outs).unwrap();
+    assert_eq!(snap.close_marks.close_at, Some(monday_close));
+    assert_eq!(snap.close_marks.session_close, Some(tuesday_close));
+    let v = snap.at_previous_close(h.time.0).unwrap();
+    assert_eq!(((v.valid_from, v.valid_to), (v.cash, v.shares)), ((monday_close, monday_close), monday));
+    // After Tuesday's close: Tuesday's values (4600.75 - 606 = 3994.75 and 10 shares).
+    let v = snap.at_previous_close(tuesday_close).unwrap();
+    assert_eq!((v.valid_from, v.cash, v.shares), (tuesday_close, d("3994.75"), BTreeMap::from([("AAPL".to_string(), d("10"))])));
+    // The calendar's end: no next close, the marks stay at the last one.
+    h.time = Timestamp(tuesday_close + 20 * HOUR);
+    let outs = h.send("a", AccountInput::PlaceOrder(limit("o2", "AAPL", Side::Sell, "10", "120")));
+    let snap = last_snapshot(&outs).unwrap();
+    assert_eq!((snap.close_marks.session_close, snap.close_marks.close_at, snap.close_marks.cash), (None, Some(tuesday_close), d("3994.75")));
 }

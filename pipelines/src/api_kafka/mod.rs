@@ -4,7 +4,7 @@
 //! - [`orders::OrdersView`]: `OrderView`, `OrderOutcomes` and `OrderEventFeed` from
 //!   `orders.commands` + `orders.events`.
 //! - [`snapshots`]: `AccountView` (`accounts.snapshots`), `PositionView`
-//!   (`positions.snapshots`), `AssetView` (`instruments.commands` + `book.depth`).
+//!   (`positions.snapshots`), `PortfolioView` (`portfolios.snapshots`), `AssetView` (`instruments.commands` + `book.depth`).
 //! - [`follow`]: the consumer loop behind every view (`read_committed`, all partitions
 //!   from the beginning, no group commits) and [`ViewHealth`] (readiness and lag).
 //!
@@ -55,6 +55,7 @@ pub struct KafkaBackend {
     pub orders: Arc<orders::OrdersView>,
     pub accounts: Arc<snapshots::AccountsView>,
     pub positions: Arc<snapshots::PositionsView>,
+    pub portfolios: Arc<snapshots::PortfoliosView>,
     pub assets: Arc<snapshots::AssetsView>,
     pub commands: Arc<sink::KafkaCommandSink>,
     pub activities: Arc<activities::ActivitiesView>,
@@ -75,18 +76,20 @@ impl KafkaBackend {
         let orders = Arc::new(orders::OrdersView::default());
         let accounts = Arc::new(snapshots::AccountsView::default());
         let positions = Arc::new(snapshots::PositionsView::default());
+        let portfolios = Arc::new(snapshots::PortfoliosView::default());
         let assets = Arc::new(snapshots::AssetsView::default());
         // Topic order matters: it is the index each Fold receives.
-        let views: [(&'static str, Vec<String>, Arc<dyn Fold>); 6] = [
+        let views: [(&'static str, Vec<String>, Arc<dyn Fold>); 7] = [
             ("orders", vec![t("orders.commands"), t("orders.events")], orders.clone()),
             ("accounts", vec![t("accounts.snapshots")], accounts.clone()),
             ("positions", vec![t("positions.snapshots")], positions.clone()),
+            ("portfolios", vec![t("portfolios.snapshots")], portfolios.clone()),
             ("assets", vec![t("instruments.commands"), t("book.depth")], assets.clone()),
             ("activities", activities::topics(&cfg.topic_prefix), activities.clone()),
             ("watchlists", vec![watchlists::topic(&cfg.topic_prefix)], watchlists.clone()),
         ];
         let followers = follow::Followers::start(&source, &decoder, views);
-        Ok(KafkaBackend { orders, accounts, positions, assets, commands, activities, watchlists, followers })
+        Ok(KafkaBackend { orders, accounts, positions, portfolios, assets, commands, activities, watchlists, followers })
     }
 
     /// The API's ports on these views.
@@ -96,6 +99,7 @@ impl KafkaBackend {
             outcomes: self.orders.clone(),
             accounts: self.accounts.clone(),
             positions: self.positions.clone(),
+            portfolios: self.portfolios.clone(),
             orders: self.orders.clone(),
             assets: self.assets.clone(),
             keys,

@@ -1,5 +1,6 @@
 //! Views of compacted state topics: [`AccountsView`] (`accounts.snapshots`),
-//! [`PositionsView`] (`positions.snapshots`) and [`AssetsView`] (`instruments.commands`
+//! [`PositionsView`] (`positions.snapshots`), [`PortfoliosView`] (`portfolios.snapshots`)
+//! and [`AssetsView`] (`instruments.commands`
 //! folded per symbol, plus the last trade price from `book.depth`).
 //!
 //! Invariants: the latest record per key wins (the topics are compacted and every key
@@ -8,9 +9,12 @@
 //! at start (a half-read view would answer with stale balances).
 
 use super::follow::{Decoder, Fold};
-use api::ports::{AccountView, AssetRecord, AssetView, CloseMarks, PortError, PositionView};
+use api::ports::{AccountView, AssetRecord, AssetView, CloseMarks, PortError, PortfolioView, PositionView};
 use rust_decimal::Decimal;
-use schemas::records::{AccountSnapshot, BookSnapshot, InstrumentCommand, InstrumentInstruction, InstrumentStatus, ListInstrument, PositionSnapshot};
+use schemas::records::{
+    AccountSnapshot, BookSnapshot, InstrumentCommand, InstrumentInstruction, InstrumentStatus, ListInstrument, PortfolioSnapshot,
+    PositionSnapshot,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
@@ -117,6 +121,41 @@ impl PositionView for PositionsView {
     fn position(&self, account_id: &str, symbol: &str) -> Result<Option<PositionSnapshot>, PortError> {
         let g = self.0.read("positions")?;
         Ok(g.get(&(account_id.to_string(), symbol.to_string())).filter(|p| !p.qty.is_zero()).cloned())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Latest portfolio summary per account id (key account id, as the portfolio pipeline
+/// writes it).
+#[derive(Default)]
+pub struct PortfoliosView(Ready<BTreeMap<String, PortfolioSnapshot>>);
+
+impl Fold for PortfoliosView {
+    fn apply(&self, _topic: usize, key: Option<&[u8]>, value: Option<&[u8]>, decoder: &Decoder, stop: &AtomicBool) {
+        match value {
+            None => {
+                if let Some(k) = key_text(key) {
+                    self.0.write().remove(&k);
+                }
+            }
+            Some(v) => match decoder.decode::<PortfolioSnapshot>(v, stop) {
+                Ok(s) => {
+                    self.0.write().insert(s.account_id.clone(), s);
+                }
+                Err(e) => tracing::warn!(error = %e, "portfolios view: undecodable snapshot skipped"),
+            },
+        }
+    }
+
+    fn caught_up(&self) {
+        self.0.ready.store(true, Ordering::SeqCst);
+    }
+}
+
+impl PortfolioView for PortfoliosView {
+    fn portfolio(&self, account_id: &str) -> Result<Option<PortfolioSnapshot>, PortError> {
+        Ok(self.0.read("portfolios")?.get(account_id).cloned())
     }
 }
 

@@ -115,9 +115,17 @@ impl Default for Accounts {
 
 impl Accounts {
     /// Topics `<prefix>accounts.commands` etc., group `<prefix>accounts`, default operator
-    /// config. The names are leaked once per call: build one per process.
+    /// config with the US-equities session calendar (for the close marks). The names are
+    /// leaked once per call: build one per process.
     pub fn with_prefix(prefix: &str) -> Self {
-        Self::with_config(prefix, AccountsOperator::default())
+        let sessions = operators::matching::CalendarRules::us_equities().compile().expect("the built-in calendar is valid");
+        Self::with_sessions(prefix, sessions)
+    }
+
+    /// Like [`Accounts::with_prefix`], marking cash and shares at the closes of `sessions`
+    /// (the venue's calendar: `tradeflow run accounts --calendar FILE`).
+    pub fn with_sessions(prefix: &str, sessions: operators::matching::SessionCalendar) -> Self {
+        Self::with_config(prefix, AccountsOperator::new(acc::AccountsConfig { sessions, ..acc::AccountsConfig::default() }))
     }
 
     /// Like [`Accounts::with_prefix`] with an explicit operator (its config must be the
@@ -652,7 +660,15 @@ pub fn snapshot_record(s: &acc::AccountSnapshot) -> w::AccountSnapshot {
         pending_withdrawals: Some(s.pending_withdrawals),
         deficit: Some(s.deficit),
         open_orders: Some(i32::try_from(s.open_orders).unwrap_or(i32::MAX)),
+        session_close_ns: s.close_marks.session_close,
+        close_at_ns: s.close_marks.close_at,
+        close_cash: s.close_marks.close_at.map(|_| s.close_marks.cash),
+        close_positions: s.close_marks.close_at.map(|_| close_qtys(&s.close_marks)),
     }
+}
+
+fn close_qtys(m: &acc::CloseMarks) -> Vec<w::CloseQty> {
+    m.shares.iter().map(|(symbol, qty)| w::CloseQty { symbol: symbol.clone(), qty: *qty }).collect()
 }
 
 fn funding_record(f: &acc::FundingEvent, event_id: String) -> w::FundingEvent {
@@ -772,6 +788,10 @@ fn state_record(s: &AccountState) -> w::AccountState {
         daily_withdrawals: s.daily.withdrawals,
         daily_order_notional: s.daily.order_notional,
         recent_orders_ns: s.recent_orders.iter().map(|t| t.nanos()).collect(),
+        session_close_ns: s.close_marks.session_close,
+        close_at_ns: s.close_marks.close_at,
+        close_cash: s.close_marks.close_at.map(|_| s.close_marks.cash),
+        close_positions: s.close_marks.close_at.map(|_| close_qtys(&s.close_marks)),
     }
 }
 
@@ -851,6 +871,14 @@ fn from_state_record(r: w::AccountState) -> Result<AccountState, CodecError> {
         order_notional: r.daily_order_notional,
     };
     state.recent_orders = r.recent_orders_ns.into_iter().map(Timestamp).collect::<VecDeque<_>>();
+    // v1 changelogs carry no marks: the first input after the upgrade marks the current
+    // values at the latest close (exact unless that session already had inputs).
+    state.close_marks = acc::CloseMarks {
+        session_close: r.session_close_ns,
+        close_at: r.close_at_ns,
+        cash: r.close_cash.unwrap_or_default(),
+        shares: r.close_positions.unwrap_or_default().into_iter().filter(|p| !p.qty.is_zero()).map(|p| (p.symbol, p.qty)).collect(),
+    };
     Ok(state)
 }
 
@@ -1056,6 +1084,28 @@ mod tests {
 
     fn inst() -> w::InstrumentSnapshot {
         w::InstrumentSnapshot { status: w::InstrumentStatus::Listed, tick_size: d("0.01"), lot_size: d("1"), min_qty: d("1"), max_order_notional: None }
+    }
+
+    /// The close marks survive the changelog (AccountState v2) and reach the snapshot
+    /// (AccountSnapshot v3); a v1 changelog record reads as no marks.
+    #[test]
+    fn close_marks_round_trip_and_are_published() {
+        let p = Accounts::with_prefix("t.");
+        let c = codec();
+        let mut s = AccountState::open("u".into(), acc::KycStatus::Verified, acc::KycTier::Tier2, true);
+        s.close_marks = acc::CloseMarks {
+            session_close: Some(2_000),
+            close_at: Some(1_000),
+            cash: d("1234.56789"),
+            shares: BTreeMap::from([("AAPL".to_string(), d("-2.5")), ("MSFT".to_string(), d("3"))]),
+        };
+        assert_eq!(p.decode_state(&c, &p.encode_state(&c, &s).unwrap()).unwrap(), s);
+        let snap = snapshot_record(&s.snapshot("a1", Timestamp(1_500)));
+        assert_eq!((snap.session_close_ns, snap.close_at_ns, snap.close_cash), (Some(2_000), Some(1_000), Some(d("1234.56789"))));
+        assert_eq!(snap.close_positions, Some(vec![w::CloseQty { symbol: "AAPL".into(), qty: d("-2.5") }, w::CloseQty { symbol: "MSFT".into(), qty: d("3") }]));
+        let mut r = state_record(&s);
+        (r.session_close_ns, r.close_at_ns, r.close_cash, r.close_positions) = (None, None, None, None);
+        assert_eq!(from_state_record(r).unwrap().close_marks, acc::CloseMarks::default());
     }
 
     /// Drives a full order life through decode / operator / encode and checks that the

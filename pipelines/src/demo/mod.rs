@@ -150,7 +150,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     // their threads before the process exits).
     let stop_pipelines = Arc::new(AtomicBool::new(false));
     let _stop_on_error = SetOnDrop(stop_pipelines.clone());
-    let accounts = AccountsOperator::new(AccountsConfig { max_orders_per_window: ORDERS_PER_MINUTE, ..AccountsConfig::default() });
+    // The venue's calendar, so account snapshots carry the previous close's cash and shares.
+    let sessions = book.calendar.clone();
+    let accounts = AccountsOperator::new(AccountsConfig { max_orders_per_window: ORDERS_PER_MINUTE, sessions, ..AccountsConfig::default() });
     let running = vec![
         start_pipeline(Accounts::with_config("", accounts), &brokers, &codec, &registry, &stop_pipelines),
         start_pipeline(Matching::with_config("", book), &brokers, &codec, &registry, &stop_pipelines),

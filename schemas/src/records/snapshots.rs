@@ -44,6 +44,69 @@ pub struct AccountSnapshot {
     /// Schema v2: number of open orders.
     #[serde(default)]
     pub open_orders: Option<i32>,
+    /// Schema v3 (older data reads `None`): the accounts operator's session marks; see
+    /// [`AccountSnapshot::at_previous_close`]. Close of the session of the latest input.
+    #[serde(default)]
+    pub session_close_ns: Option<i64>,
+    /// Schema v3: the latest close before `session_close_ns`, when `close_cash` and
+    /// `close_positions` were taken.
+    #[serde(default)]
+    pub close_at_ns: Option<i64>,
+    /// Schema v3: `cash` at `close_at_ns`.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub close_cash: Option<Decimal>,
+    /// Schema v3: non-zero share quantities at `close_at_ns`, by symbol.
+    #[serde(default)]
+    pub close_positions: Option<Vec<CloseQty>>,
+}
+
+/// A share quantity at a session close (`AccountSnapshot` v3, `AccountState` v2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloseQty {
+    pub symbol: String,
+    #[serde(with = "crate::decimal")]
+    pub qty: Decimal,
+}
+
+/// An account's cash and share quantities at a session close, from
+/// [`AccountSnapshot::at_previous_close`].
+///
+/// Invariant: the values are the account's at every session close `t` with
+/// `valid_from_ns <= t <= valid_to_ns` (one close when read from the marks).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloseValues {
+    pub valid_from_ns: i64,
+    pub valid_to_ns: i64,
+    pub cash: Decimal,
+    /// Non-zero quantities, by symbol.
+    pub positions: Vec<(String, Decimal)>,
+}
+
+impl AccountSnapshot {
+    /// The account's cash and shares at the previous session close as seen at `now_ns`
+    /// (the rule of [`previous_close`], for the account): once `now_ns` reaches
+    /// `session_close_ns`, no input has been applied since that close, so the current
+    /// values hold at every close from it to `now_ns`; before it, the marks taken at
+    /// `close_at_ns` apply. `None` without marks (data older than v3, no calendar).
+    pub fn at_previous_close(&self, now_ns: i64) -> Option<CloseValues> {
+        match self.session_close_ns {
+            Some(close) if now_ns >= close => Some(CloseValues {
+                valid_from_ns: close,
+                valid_to_ns: now_ns,
+                cash: self.cash,
+                positions: self.positions.iter().filter(|p| !p.qty.is_zero()).map(|p| (p.symbol.clone(), p.qty)).collect(),
+            }),
+            _ => {
+                let at = self.close_at_ns?;
+                Some(CloseValues {
+                    valid_from_ns: at,
+                    valid_to_ns: at,
+                    cash: self.close_cash?,
+                    positions: self.close_positions.as_deref().unwrap_or_default().iter().filter(|p| !p.qty.is_zero()).map(|p| (p.symbol.clone(), p.qty)).collect(),
+                })
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,6 +300,16 @@ pub struct AccountState {
     #[serde(with = "crate::decimal")]
     pub daily_order_notional: Decimal,
     pub recent_orders_ns: Vec<i64>,
+    /// Schema v2 (v1 data reads `None`): the operator's session marks, as in
+    /// [`AccountSnapshot`] v3.
+    #[serde(default)]
+    pub session_close_ns: Option<i64>,
+    #[serde(default)]
+    pub close_at_ns: Option<i64>,
+    #[serde(default, with = "crate::decimal::opt")]
+    pub close_cash: Option<Decimal>,
+    #[serde(default)]
+    pub close_positions: Option<Vec<CloseQty>>,
 }
 
 /// Rules of a listed book, as in its `List` command (matching changelog).
@@ -411,5 +484,42 @@ mod tests {
         // v1 data (no marks) and a venue past its calendar's end.
         assert_eq!(book(None, None, None).previous_close(1_500), None);
         assert_eq!(book(None, Some(1_000), Some("99")).previous_close(5_000), Some((1_000, Some("99".parse().unwrap()))));
+    }
+
+    #[test]
+    fn account_values_at_the_previous_close_follow_the_same_rule() {
+        let d = |s: &str| -> Decimal { s.parse().unwrap() };
+        let mut a = AccountSnapshot {
+            account_id: "a".into(),
+            owner_id: "u".into(),
+            status: AccountStatus::Active,
+            kyc_status: KycStatus::Approved,
+            kyc_tier: 1,
+            cash: d("500"),
+            held_cash: d("0"),
+            unsettled_cash: d("0"),
+            buying_power: d("500"),
+            withdrawable_cash: d("500"),
+            positions: vec![PositionQty { symbol: "AAA".into(), qty: d("3"), held_qty: d("0") }, PositionQty { symbol: "ZZZ".into(), qty: d("0"), held_qty: d("0") }],
+            version: 1,
+            as_of_ns: 1_500,
+            pending_withdrawals: None,
+            deficit: None,
+            open_orders: None,
+            session_close_ns: Some(2_000),
+            close_at_ns: Some(1_000),
+            close_cash: Some(d("800")),
+            close_positions: Some(vec![CloseQty { symbol: "AAA".into(), qty: d("1") }]),
+        };
+        let marks = CloseValues { valid_from_ns: 1_000, valid_to_ns: 1_000, cash: d("800"), positions: vec![("AAA".into(), d("1"))] };
+        assert_eq!(a.at_previous_close(1_999), Some(marks));
+        // At and after the session's close nothing changed since: the current values.
+        let current = |now| CloseValues { valid_from_ns: 2_000, valid_to_ns: now, cash: d("500"), positions: vec![("AAA".into(), d("3"))] };
+        assert_eq!(a.at_previous_close(2_000), Some(current(2_000)));
+        assert_eq!(a.at_previous_close(9_000), Some(current(9_000)));
+        // Older data and operators without a calendar: unknown.
+        a.session_close_ns = None;
+        a.close_at_ns = None;
+        assert_eq!(a.at_previous_close(9_000), None);
     }
 }

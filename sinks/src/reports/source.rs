@@ -5,7 +5,10 @@
 //! order with their exact ClickHouse types: `Decimal(28, 8)` columns as `i128` mantissas,
 //! computed decimals (sums, products, quotients) as `toString(...)` text parsed exactly.
 //! Values are bound client-side (`?`, escaped by the `clickhouse` crate); no query uses a
-//! server-side parameter (18.16 has none).
+//! server-side parameter (18.16 has none). A column's type must be the same on 18.16 and
+//! current versions: e.g. no scalar subquery as a column (current versions type it
+//! `Nullable`). [`ReportSource::queries`] lists every query with its types, which
+//! tests/clients/clickhouse_current_check.py checks on both.
 
 use super::ReportError;
 use clickhouse::Client;
@@ -72,25 +75,14 @@ impl ReportSource {
         }
     }
 
-    /// Whether any event of `account` was ever recorded (raw tables: existence only).
+    /// Whether any event of `account` was ever recorded (raw tables: existence only; the
+    /// count is of tables holding one, at most 4).
     pub async fn account_exists(&self, account: &str) -> Result<bool, ReportError> {
         #[derive(clickhouse::Row, Deserialize)]
         struct N {
             n: u64,
         }
-        let q = self
-            .client
-            .query(
-                "SELECT toUInt64((SELECT count() FROM ledger_postings_raw WHERE account_id = ?) \
-                 + (SELECT count() FROM executions_raw WHERE account_id = ?) \
-                 + (SELECT count() FROM funding_events_raw WHERE account_id = ?) \
-                 + (SELECT count() FROM order_events_raw WHERE account_id = ?))",
-            )
-            .bind(account)
-            .bind(account)
-            .bind(account)
-            .bind(account);
-        let rows: Vec<N> = self.fetch("account lookup", q).await?;
+        let rows: Vec<N> = self.fetch("account lookup", self.account_exists_query(account)).await?;
         Ok(rows.first().is_some_and(|r| r.n > 0))
     }
 
@@ -102,62 +94,26 @@ impl ReportSource {
             ledger_account: String,
             balance: String,
         }
-        let q = self
-            .client
-            .query(
-                "SELECT ledger_account, toString(sum(debit) - sum(credit)) FROM ledger_postings \
-                 WHERE account_id = ? AND asset = 'USD' AND ledger_account LIKE 'cash:%' AND at_ns < ? \
-                 GROUP BY ledger_account ORDER BY ledger_account",
-            )
-            .bind(account)
-            .bind(before_ns);
-        let rows: Vec<B> = self.fetch("opening cash balances", q).await?;
+        let rows: Vec<B> = self.fetch("opening cash balances", self.cash_balances_query(account, before_ns)).await?;
         rows.into_iter().map(|b| Ok((b.ledger_account, text_decimal("cash balance", &b.balance)?))).collect()
     }
 
     /// Every posting of `account` with `start_ns <= at_ns < end_ns`, by time then entry.
     pub async fn postings(&self, account: &str, start_ns: i64, end_ns: i64) -> Result<Vec<PostingRow>, ReportError> {
-        let q = self
-            .client
-            .query(
-                "SELECT entry_id, posting_index, at_ns, kind, reference, ledger_account, asset, debit, credit \
-                 FROM ledger_postings WHERE account_id = ? AND at_ns >= ? AND at_ns < ? \
-                 ORDER BY at_ns, entry_id, posting_index",
-            )
-            .bind(account)
-            .bind(start_ns)
-            .bind(end_ns);
-        let rows: Vec<RawPosting> = self.fetch("ledger postings", q).await?;
+        let rows: Vec<RawPosting> = self.fetch("ledger postings", self.postings_query(account, start_ns, end_ns)).await?;
         Ok(rows.into_iter().map(RawPosting::into_row).collect())
     }
 
     /// The executions of `account` with `at_ns < before_ns`, in log order (Kafka partition,
     /// offset: the order the `portfolio` pipeline applies them in).
     pub async fn executions(&self, account: &str, before_ns: i64) -> Result<Vec<ExecRow>, ReportError> {
-        let q = self
-            .client
-            .query(
-                "SELECT exec_id, account_id, order_id, symbol, side, last_qty, last_price, fee, at_ns \
-                 FROM executions WHERE account_id = ? AND at_ns < ? ORDER BY kafka_partition, kafka_offset, exec_id",
-            )
-            .bind(account)
-            .bind(before_ns);
-        let rows: Vec<RawExec> = self.fetch("executions", q).await?;
+        let rows: Vec<RawExec> = self.fetch("executions", self.executions_query(account, before_ns)).await?;
         Ok(rows.into_iter().map(RawExec::into_row).collect())
     }
 
     /// Funding events of `account` with `start_ns <= at_ns < end_ns`, by time.
     pub async fn funding(&self, account: &str, start_ns: i64, end_ns: i64) -> Result<Vec<FundingRow>, ReportError> {
-        let q = self
-            .client
-            .query(
-                "SELECT event_id, funding_id, direction, status, amount, reason, at_ns FROM funding_events \
-                 WHERE account_id = ? AND at_ns >= ? AND at_ns < ? ORDER BY at_ns, event_id",
-            )
-            .bind(account)
-            .bind(start_ns)
-            .bind(end_ns);
-        let rows: Vec<RawFunding> = self.fetch("funding events", q).await?;
+        let rows: Vec<RawFunding> = self.fetch("funding events", self.funding_query(account, start_ns, end_ns)).await?;
         Ok(rows.into_iter().map(RawFunding::into_row).collect())
     }
 
@@ -172,15 +128,7 @@ impl ReportSource {
             notional: String,
             vwap: String,
         }
-        let q = self
-            .client
-            .query(
-                "SELECT toString(day), symbol, toUInt64(trades), toString(volume), toString(notional), toString(vwap) \
-                 FROM daily_symbol_volume WHERE day >= toDate(?) AND day <= toDate(?) ORDER BY day, symbol",
-            )
-            .bind(from.to_string())
-            .bind(to.to_string());
-        let rows: Vec<V> = self.fetch("daily volume", q).await?;
+        let rows: Vec<V> = self.fetch("daily volume", self.daily_volume_query(from, to)).await?;
         rows.into_iter()
             .map(|v| {
                 Ok(VolumeRow {
@@ -202,22 +150,151 @@ impl ReportSource {
             day: String,
             n: u64,
         }
-        let q = self
-            .client
-            .query(
-                "SELECT toString(day), toUInt64(active_accounts) FROM daily_active_accounts \
-                 WHERE day >= toDate(?) AND day <= toDate(?) ORDER BY day",
-            )
-            .bind(from.to_string())
-            .bind(to.to_string());
-        let rows: Vec<A> = self.fetch("active accounts", q).await?;
+        let rows: Vec<A> = self.fetch("active accounts", self.active_accounts_query(from, to)).await?;
         Ok(rows.into_iter().map(|a| (a.day, a.n)).collect())
     }
 
     /// `order_fill_latency_daily` for `from..=to`.
     pub async fn latency(&self, from: TradeDate, to: TradeDate) -> Result<Vec<LatencyRow>, ReportError> {
-        let q = self
-            .client
+        self.fetch("order latency", self.latency_query(from, to)).await
+    }
+}
+
+/// One report query with its arguments bound: the exact SQL [`ReportSource`] sends (the
+/// client appends ` FORMAT RowBinary`; table names are unqualified, the database is the
+/// source's), and the ClickHouse types its row struct decodes, column by column.
+/// `tradeflow clickhouse print-sql` prints these so other ClickHouse versions can be
+/// checked with the same SQL (tests/clients/clickhouse_current_check.py).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ReportQuery {
+    /// The `what` of the query's error messages, e.g. `ledger postings`.
+    pub name: &'static str,
+    pub sql: String,
+    pub types: &'static [&'static str],
+}
+
+const D28_8: &str = "Decimal(28, 8)";
+
+impl ReportSource {
+    /// Every query the reports run, with these arguments bound (`before_ns` queries use
+    /// `end_ns`).
+    pub fn queries(&self, account: &str, start_ns: i64, end_ns: i64, from: TradeDate, to: TradeDate) -> Vec<ReportQuery> {
+        let q = |name: &'static str, query: clickhouse::query::Query, types: &'static [&'static str]| ReportQuery {
+            name,
+            sql: query.sql_display().to_string(),
+            types,
+        };
+        vec![
+            q("account lookup", self.account_exists_query(account), &["UInt64"]),
+            q("opening cash balances", self.cash_balances_query(account, end_ns), &["String", "String"]),
+            q(
+                "ledger postings",
+                self.postings_query(account, start_ns, end_ns),
+                &["String", "UInt32", "Int64", "String", "String", "String", "String", D28_8, D28_8],
+            ),
+            q(
+                "executions",
+                self.executions_query(account, end_ns),
+                &["String", "String", "String", "String", "String", D28_8, D28_8, D28_8, "Int64"],
+            ),
+            q(
+                "funding events",
+                self.funding_query(account, start_ns, end_ns),
+                &["String", "String", "String", "String", D28_8, "Nullable(String)", "Int64"],
+            ),
+            q("daily volume", self.daily_volume_query(from, to), &["String", "String", "UInt64", "String", "String", "String"]),
+            q("active accounts", self.active_accounts_query(from, to), &["String", "UInt64"]),
+            q(
+                "order latency",
+                self.latency_query(from, to),
+                &["String", "String", "UInt64", "Int64", "Int64", "Int64", "Int64", "Int64", "Int64"],
+            ),
+        ]
+    }
+
+    fn account_exists_query(&self, account: &str) -> clickhouse::query::Query {
+        self.client
+            .query(
+                // Not a sum of scalar subqueries: current ClickHouse types those
+                // Nullable(UInt64), which the UInt64 row would misread (18.16: UInt64).
+                "SELECT toUInt64(count()) FROM ( \
+                 SELECT 1 FROM ledger_postings_raw WHERE account_id = ? LIMIT 1 \
+                 UNION ALL SELECT 1 FROM executions_raw WHERE account_id = ? LIMIT 1 \
+                 UNION ALL SELECT 1 FROM funding_events_raw WHERE account_id = ? LIMIT 1 \
+                 UNION ALL SELECT 1 FROM order_events_raw WHERE account_id = ? LIMIT 1)",
+            )
+            .bind(account)
+            .bind(account)
+            .bind(account)
+            .bind(account)
+    }
+
+    fn cash_balances_query(&self, account: &str, before_ns: i64) -> clickhouse::query::Query {
+        self.client
+            .query(
+                "SELECT ledger_account, toString(sum(debit) - sum(credit)) FROM ledger_postings \
+                 WHERE account_id = ? AND asset = 'USD' AND ledger_account LIKE 'cash:%' AND at_ns < ? \
+                 GROUP BY ledger_account ORDER BY ledger_account",
+            )
+            .bind(account)
+            .bind(before_ns)
+    }
+
+    fn postings_query(&self, account: &str, start_ns: i64, end_ns: i64) -> clickhouse::query::Query {
+        self.client
+            .query(
+                "SELECT entry_id, posting_index, at_ns, kind, reference, ledger_account, asset, debit, credit \
+                 FROM ledger_postings WHERE account_id = ? AND at_ns >= ? AND at_ns < ? \
+                 ORDER BY at_ns, entry_id, posting_index",
+            )
+            .bind(account)
+            .bind(start_ns)
+            .bind(end_ns)
+    }
+
+    fn executions_query(&self, account: &str, before_ns: i64) -> clickhouse::query::Query {
+        self.client
+            .query(
+                "SELECT exec_id, account_id, order_id, symbol, side, last_qty, last_price, fee, at_ns \
+                 FROM executions WHERE account_id = ? AND at_ns < ? ORDER BY kafka_partition, kafka_offset, exec_id",
+            )
+            .bind(account)
+            .bind(before_ns)
+    }
+
+    fn funding_query(&self, account: &str, start_ns: i64, end_ns: i64) -> clickhouse::query::Query {
+        self.client
+            .query(
+                "SELECT event_id, funding_id, direction, status, amount, reason, at_ns FROM funding_events \
+                 WHERE account_id = ? AND at_ns >= ? AND at_ns < ? ORDER BY at_ns, event_id",
+            )
+            .bind(account)
+            .bind(start_ns)
+            .bind(end_ns)
+    }
+
+    fn daily_volume_query(&self, from: TradeDate, to: TradeDate) -> clickhouse::query::Query {
+        self.client
+            .query(
+                "SELECT toString(day), symbol, toUInt64(trades), toString(volume), toString(notional), toString(vwap) \
+                 FROM daily_symbol_volume WHERE day >= toDate(?) AND day <= toDate(?) ORDER BY day, symbol",
+            )
+            .bind(from.to_string())
+            .bind(to.to_string())
+    }
+
+    fn active_accounts_query(&self, from: TradeDate, to: TradeDate) -> clickhouse::query::Query {
+        self.client
+            .query(
+                "SELECT toString(day), toUInt64(active_accounts) FROM daily_active_accounts \
+                 WHERE day >= toDate(?) AND day <= toDate(?) ORDER BY day",
+            )
+            .bind(from.to_string())
+            .bind(to.to_string())
+    }
+
+    fn latency_query(&self, from: TradeDate, to: TradeDate) -> clickhouse::query::Query {
+        self.client
             .query(
                 "SELECT toString(day), symbol, toUInt64(filled_orders), \
                  toInt64(first_fill_p50_ns), toInt64(first_fill_p90_ns), toInt64(first_fill_p99_ns), \
@@ -225,8 +302,7 @@ impl ReportSource {
                  FROM order_fill_latency_daily WHERE day >= toDate(?) AND day <= toDate(?) ORDER BY day, symbol",
             )
             .bind(from.to_string())
-            .bind(to.to_string());
-        self.fetch("order latency", q).await
+            .bind(to.to_string())
     }
 }
 
@@ -413,4 +489,29 @@ pub struct LatencyRow {
     pub last_fill_p50_ns: i64,
     pub last_fill_p90_ns: i64,
     pub last_fill_p99_ns: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_report_query_is_listed_with_its_arguments_bound() {
+        let source = ReportSource::new("http://127.0.0.1:1", "db").unwrap();
+        let (from, to) = (TradeDate::new(2026, 10, 1).unwrap(), TradeDate::new(2026, 10, 31).unwrap());
+        let qs = source.queries("acc-'x", 10, 20, from, to);
+        let mut names: Vec<&str> = qs.iter().map(|q| q.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 8, "{names:?}");
+        for q in &qs {
+            assert!(!q.sql.contains('?'), "{}: unbound argument: {}", q.name, q.sql);
+            assert!(!q.types.is_empty(), "{}", q.name);
+            for banned in ["DateTime64", "LowCardinality"] {
+                assert!(!q.sql.contains(banned) && !q.types.contains(&banned), "{}: {banned}", q.name);
+            }
+        }
+        assert!(qs[0].sql.contains(r"'acc-\'x'"), "strings are escaped: {}", qs[0].sql);
+        assert!(qs.iter().any(|q| q.sql.contains("toDate('2026-10-31')")));
+    }
 }
