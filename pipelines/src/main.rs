@@ -172,6 +172,12 @@ fn init_logging() {
     }
 }
 
+/// mimalloc instead of glibc malloc: the pipelines, the sink and the API allocate many small,
+/// short-lived strings and buffers per record (Avro decode, rows, JSON); glibc spent a
+/// visible share of the sink's CPU in `_int_free` / `malloc_consolidate` (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();

@@ -116,6 +116,10 @@ pub struct ClickhouseBenchArgs {
     /// ... with this sink batch interval (the sink's default: 1000 ms).
     #[arg(long, default_value_t = 1000)]
     freshness_interval_ms: u64,
+    /// Process id of the ClickHouse server, to report its CPU time per phase (diagnostics;
+    /// e.g. `$(cat /tmp/tradeflow-clickhouse/clickhouse.pid)`).
+    #[arg(long)]
+    clickhouse_pid: Option<u32>,
 }
 
 /// The embedded-or-HTTP registry as the sink's codec and schema lookup.
@@ -147,6 +151,7 @@ pub async fn bench(a: ClickhouseBenchArgs) -> anyhow::Result<()> {
         freshness_rate: a.freshness_rate,
         freshness_secs: a.freshness_secs,
         freshness_interval: Duration::from_millis(a.freshness_interval_ms),
+        clickhouse_pid: a.clickhouse_pid,
     };
     let report = sinks::bench::run(cfg, codec, lookup).await.context("clickhouse benchmark")?;
     println!("{}", serde_json::to_string(&report)?);

@@ -51,6 +51,8 @@ pub struct BenchConfig {
     pub freshness_secs: u64,
     /// The sink's batch interval in the freshness phase.
     pub freshness_interval: Duration,
+    /// The ClickHouse server's process id, to report its CPU time per phase (Linux only).
+    pub clickhouse_pid: Option<u32>,
 }
 
 /// Why the benchmark failed.
@@ -75,6 +77,40 @@ pub struct Round {
     pub sink_rows_per_s: f64,
     pub raw_rows_per_s: f64,
     pub ratio: f64,
+    /// CPU time per row of this process (the sink's fetch, decode, mapping and INSERT
+    /// client; or the raw INSERT client), in microseconds.
+    pub sink_cpu_us_per_row: Option<f64>,
+    pub raw_cpu_us_per_row: Option<f64>,
+    /// CPU time per row of the ClickHouse server during each phase (with `clickhouse_pid`;
+    /// includes background merges that ran meanwhile).
+    pub sink_clickhouse_cpu_us_per_row: Option<f64>,
+    pub raw_clickhouse_cpu_us_per_row: Option<f64>,
+}
+
+/// User + system CPU seconds of a process so far, from `/proc/<pid>/stat` (Linux; the
+/// kernel reports clock ticks of 1/100 s, `USER_HZ` on every Linux architecture we run).
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds of this process and of the ClickHouse server (if known).
+fn cpu_now(ch: Option<u32>) -> (Option<f64>, Option<f64>) {
+    (cpu_seconds(None), ch.and_then(|p| cpu_seconds(Some(p))))
+}
+
+/// Microseconds of CPU per row between two readings.
+fn per_row(before: Option<f64>, after: Option<f64>, rows: usize) -> Option<f64> {
+    Some((after? - before?) * 1e6 / rows as f64)
 }
 
 /// The figures of a run (rates and ratios are measurements, not money).
@@ -197,6 +233,7 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
     let tag = format!("{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() % 1_000_000).unwrap_or(0));
     let prefix = format!("bench-ch-{tag}.");
     let topic = format!("{prefix}executions");
+    let topic_arc: std::sync::Arc<str> = topic.as_str().into();
     create_topics(&cfg.brokers, &prefix, cfg.partitions).await?;
 
     // The records, and the very rows the sink will make of them.
@@ -212,10 +249,12 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
         let partition = (i % parts) as i32;
         send(&p, &topic, partition, &x.account_id, &value)?;
         values.push(value.clone());
-        let origin = Origin { topic: topic.clone(), partition, offset: (i / parts) as i64 };
+        let origin = Origin { topic: topic_arc.clone(), partition, offset: (i / parts) as i64 };
         rows.push(ExecutionRow::new(x, &origin).map_err(|e| BenchError::Other(e.to_string()))?);
     }
     p.flush(Duration::from_secs(120))?;
+    // Its poll thread would otherwise keep running (and taking CPU) during the rounds.
+    drop(p);
 
     let ch = |db: &str| Client::default().with_url(&cfg.clickhouse_url).with_database(db).with_validation(false);
     let ch_err = |source| BenchError::ClickHouse { url: cfg.clickhouse_url.clone(), source };
@@ -226,7 +265,7 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
     let t0 = Instant::now();
     for (i, v) in values.iter().enumerate() {
         let x: ExecutionReport = codec.decode(v).map_err(|e| BenchError::Other(e.to_string()))?;
-        let origin = Origin { topic: topic.clone(), partition: (i % parts) as i32, offset: (i / parts) as i64 };
+        let origin = Origin { topic: topic_arc.clone(), partition: (i % parts) as i32, offset: (i / parts) as i64 };
         std::hint::black_box(ExecutionRow::new(x, &origin).map_err(|e| BenchError::Other(e.to_string()))?);
     }
     let decode_rps = n as f64 / t0.elapsed().as_secs_f64();
@@ -242,7 +281,9 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
         let sink_first = r % 2 == 0;
         let mut sink_rps = 0.0;
         let mut raw_rps = 0.0;
+        let (mut sink_cpu, mut raw_cpu) = ((None, None), (None, None));
         for step in 0..2 {
+            let before = cpu_now(cfg.clickhouse_pid);
             if (step == 0) == sink_first {
                 let mut sc = SinkConfig::new(&cfg.brokers, &cfg.clickhouse_url);
                 sc.database = sink_db.clone();
@@ -257,6 +298,8 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
                     _ => return Err(BenchError::Other("the sink committed nothing".into())),
                 };
                 sink_rps = summary.rows as f64 / elapsed.as_secs_f64();
+                let after = cpu_now(cfg.clickhouse_pid);
+                sink_cpu = (per_row(before.0, after.0, n), per_row(before.1, after.1, n));
             } else {
                 let client = ch(&raw_db);
                 let t0 = Instant::now();
@@ -264,6 +307,8 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
                     insert(&client, "executions_raw", chunk, Duration::from_secs(60)).await.map_err(ch_err)?;
                 }
                 raw_rps = n as f64 / t0.elapsed().as_secs_f64();
+                let after = cpu_now(cfg.clickhouse_pid);
+                raw_cpu = (per_row(before.0, after.0, n), per_row(before.1, after.1, n));
             }
         }
         for db in [&sink_db, &raw_db] {
@@ -275,8 +320,29 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
         for db in [&sink_db, &raw_db] {
             let _ = Client::default().with_url(url).query_raw(&format!("DROP DATABASE IF EXISTS {db}")).execute().await;
         }
-        let round = Round { order: if sink_first { "sink,raw" } else { "raw,sink" }, sink_rows_per_s: sink_rps, raw_rows_per_s: raw_rps, ratio: sink_rps / raw_rps };
-        eprintln!("round {}: sink {:.0} rows/s, raw {:.0} rows/s, ratio {:.3} ({})", r + 1, round.sink_rows_per_s, round.raw_rows_per_s, round.ratio, round.order);
+        let round = Round {
+            order: if sink_first { "sink,raw" } else { "raw,sink" },
+            sink_rows_per_s: sink_rps,
+            raw_rows_per_s: raw_rps,
+            ratio: sink_rps / raw_rps,
+            sink_cpu_us_per_row: sink_cpu.0,
+            raw_cpu_us_per_row: raw_cpu.0,
+            sink_clickhouse_cpu_us_per_row: sink_cpu.1,
+            raw_clickhouse_cpu_us_per_row: raw_cpu.1,
+        };
+        let us = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        eprintln!(
+            "round {}: sink {:.0} rows/s, raw {:.0} rows/s, ratio {:.3} ({}); CPU us/row: sink {} + ClickHouse {}, raw {} + ClickHouse {}",
+            r + 1,
+            round.sink_rows_per_s,
+            round.raw_rows_per_s,
+            round.ratio,
+            round.order,
+            us(round.sink_cpu_us_per_row),
+            us(round.sink_clickhouse_cpu_us_per_row),
+            us(round.raw_cpu_us_per_row),
+            us(round.raw_clickhouse_cpu_us_per_row),
+        );
         rounds.push(round);
     }
 
@@ -337,17 +403,27 @@ async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Resu
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range")
+        .set("fetch.queue.backoff.ms", "20")
         .create()?;
     c.subscribe(&[topic])?;
     let mut stream = c.stream();
     let mut first = None;
     let mut got = 0usize;
     let deadline = Instant::now() + Duration::from_secs(300);
+    // The sink's read pattern: wait for one record, then drain what is already fetched.
     while got < n && Instant::now() < deadline {
-        if let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
-            first.get_or_insert_with(Instant::now);
-            std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
-            got += 1;
+        let mut next = tokio::time::timeout(Duration::from_secs(1), stream.next()).await.ok().flatten();
+        while let Some(r) = next.take() {
+            if let Ok(m) = r {
+                first.get_or_insert_with(Instant::now);
+                std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
+                got += 1;
+            }
+            if got >= n {
+                break;
+            }
+            tokio::task::consume_budget().await;
+            next = futures_util::FutureExt::now_or_never(stream.next()).flatten();
         }
     }
     let Some(first) = first else { return Err(BenchError::Other("consume-only read nothing".into())) };

@@ -10,6 +10,7 @@
 use rust_decimal::Decimal;
 use schemas::records::{DeadLetter, ExecutionReport, FundingEvent, LedgerEntry, OrderEvent, Trade};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Scale of every decimal column.
 pub const SCALE: u32 = 8;
@@ -40,7 +41,7 @@ fn opt_dec(d: Option<Decimal>) -> Result<Option<i128>, RowError> {
 }
 
 /// The serde name of a unit enum variant (the Avro symbol).
-fn symbol<T: Serialize>(v: &T) -> String {
+fn symbol<T: Serialize>(v: &T) -> &'static str {
     use serde::ser::{Error as _, Impossible, Serializer};
     #[derive(Debug)]
     struct E(String);
@@ -58,41 +59,41 @@ fn symbol<T: Serialize>(v: &T) -> String {
     struct Sym;
     macro_rules! reject {
         ($($f:ident: $t:ty),*) => {$(
-            fn $f(self, _: $t) -> Result<String, E> { Err(E::custom("not a unit variant")) }
+            fn $f(self, _: $t) -> Result<&'static str, E> { Err(E::custom("not a unit variant")) }
         )*};
     }
     impl Serializer for Sym {
-        type Ok = String;
+        type Ok = &'static str;
         type Error = E;
-        type SerializeSeq = Impossible<String, E>;
-        type SerializeTuple = Impossible<String, E>;
-        type SerializeTupleStruct = Impossible<String, E>;
-        type SerializeTupleVariant = Impossible<String, E>;
-        type SerializeMap = Impossible<String, E>;
-        type SerializeStruct = Impossible<String, E>;
-        type SerializeStructVariant = Impossible<String, E>;
-        fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<String, E> {
-            Ok(variant.to_string())
+        type SerializeSeq = Impossible<&'static str, E>;
+        type SerializeTuple = Impossible<&'static str, E>;
+        type SerializeTupleStruct = Impossible<&'static str, E>;
+        type SerializeTupleVariant = Impossible<&'static str, E>;
+        type SerializeMap = Impossible<&'static str, E>;
+        type SerializeStruct = Impossible<&'static str, E>;
+        type SerializeStructVariant = Impossible<&'static str, E>;
+        fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<&'static str, E> {
+            Ok(variant)
         }
-        fn serialize_str(self, v: &str) -> Result<String, E> {
-            Ok(v.to_string())
+        fn serialize_str(self, _: &str) -> Result<&'static str, E> {
+            Err(E::custom("not a unit variant"))
         }
         reject!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
             serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_f32: f32,
             serialize_f64: f64, serialize_char: char, serialize_bytes: &[u8], serialize_unit_struct: &'static str);
-        fn serialize_none(self) -> Result<String, E> {
+        fn serialize_none(self) -> Result<&'static str, E> {
             Err(E::custom("none"))
         }
-        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String, E> {
+        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<&'static str, E> {
             Err(E::custom("some"))
         }
-        fn serialize_unit(self) -> Result<String, E> {
+        fn serialize_unit(self) -> Result<&'static str, E> {
             Err(E::custom("unit"))
         }
-        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<String, E> {
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<&'static str, E> {
             v.serialize(self)
         }
-        fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, _: &'static str, _: &T) -> Result<String, E> {
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, _: &'static str, _: &T) -> Result<&'static str, E> {
             Err(E::custom("newtype variant"))
         }
         fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, E> {
@@ -134,7 +135,8 @@ pub fn hex(b: &[u8]) -> String {
 /// Where a row came from.
 #[derive(Clone, Debug)]
 pub struct Origin {
-    pub topic: String,
+    /// Shared by every row of the topic (one allocation per topic, not per row).
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
 }
@@ -147,15 +149,15 @@ pub struct OrderEventRow {
     pub client_order_id: Option<String>,
     pub symbol: String,
     pub at_ns: i64,
-    pub status: String,
-    pub reason: Option<String>,
+    pub status: &'static str,
+    pub reason: Option<&'static str>,
     pub filled_qty: i128,
     pub leaves_qty: i128,
     pub avg_fill_price: Option<i128>,
     pub replaced_by: Option<String>,
     pub message: Option<String>,
-    pub origin: Option<String>,
-    pub event_type: Option<String>,
+    pub origin: Option<&'static str>,
+    pub event_type: Option<&'static str>,
     pub fill_id: Option<String>,
     pub fill_qty: Option<i128>,
     pub fill_price: Option<i128>,
@@ -164,7 +166,7 @@ pub struct OrderEventRow {
     pub new_qty: Option<i128>,
     pub new_limit_price: Option<i128>,
     pub new_stop_price: Option<i128>,
-    pub kafka_topic: String,
+    pub kafka_topic: Arc<str>,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
 }
@@ -210,16 +212,16 @@ pub struct ExecutionRow {
     pub order_id: String,
     pub client_order_id: Option<String>,
     pub symbol: String,
-    pub side: String,
+    pub side: &'static str,
     pub last_qty: i128,
     pub last_price: i128,
     pub cum_qty: i128,
     pub leaves_qty: i128,
     pub avg_price: i128,
     pub fee: i128,
-    pub liquidity: String,
+    pub liquidity: &'static str,
     pub at_ns: i64,
-    pub kafka_topic: String,
+    pub kafka_topic: Arc<str>,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
 }
@@ -256,11 +258,11 @@ pub struct TradeRow {
     pub seq: i64,
     pub price: i128,
     pub qty: i128,
-    pub aggressor: String,
+    pub aggressor: &'static str,
     pub buy_order_id: String,
     pub sell_order_id: String,
     pub at_ns: i64,
-    pub kafka_topic: String,
+    pub kafka_topic: Arc<str>,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
 }
@@ -291,13 +293,13 @@ pub struct LedgerPostingRow {
     pub postings_in_entry: u32,
     pub account_id: String,
     pub at_ns: i64,
-    pub kind: String,
+    pub kind: &'static str,
     pub reference: String,
     pub ledger_account: String,
     pub asset: String,
     pub debit: i128,
     pub credit: i128,
-    pub kafka_topic: String,
+    pub kafka_topic: Arc<str>,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
 }
@@ -317,7 +319,7 @@ impl LedgerPostingRow {
                     postings_in_entry: n,
                     account_id: e.account_id.clone(),
                     at_ns: e.at_ns,
-                    kind: kind.clone(),
+                    kind,
                     reference: e.reference.clone(),
                     ledger_account: p.ledger_account,
                     asset: p.asset,
@@ -337,12 +339,12 @@ pub struct FundingEventRow {
     pub event_id: String,
     pub account_id: String,
     pub funding_id: String,
-    pub direction: String,
-    pub status: String,
+    pub direction: &'static str,
+    pub status: &'static str,
     pub amount: i128,
     pub reason: Option<String>,
     pub at_ns: i64,
-    pub kafka_topic: String,
+    pub kafka_topic: Arc<str>,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
 }
@@ -378,7 +380,7 @@ pub struct DeadLetterRow {
     pub value_hex: Option<String>,
     pub value_size: i32,
     pub failed_at_ns: i64,
-    pub kafka_topic: String,
+    pub kafka_topic: Arc<str>,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
 }
@@ -410,7 +412,7 @@ pub const MAX_REJECT_BYTES: usize = 64 * 1024;
 #[derive(clickhouse::Row, Serialize, Debug, Clone, PartialEq)]
 pub struct SinkRejectRow {
     pub reject_id: String,
-    pub kafka_topic: String,
+    pub kafka_topic: Arc<str>,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
     pub error: String,
