@@ -386,7 +386,13 @@ pub async fn run(
                     let topic = m.topic();
                     if let Some((name, table)) = topics.iter().find(|(t, _)| &**t == topic) {
                         let origin = Origin { topic: name.clone(), partition: m.partition(), offset: m.offset() };
-                        add(&mut batch, *table, &m, origin, &codec, &lookup, &cfg, &shutdown, &mut summary, &metrics).await;
+                        let added = match m.payload() {
+                            Some(value) => add_rows(&mut batch, *table, value, &origin, &codec),
+                            None => Err(AddError::Rejected("record has no value".into())),
+                        };
+                        if let Err(failure) = added {
+                            add_failed(failure, &mut batch, *table, &m, origin, &codec, &lookup, &cfg, &shutdown, &mut summary, &metrics).await;
+                        }
                         batch.set_next(m.topic(), m.partition(), m.offset() + 1);
                         batch.records += 1;
                         batch.started.get_or_insert_with(Instant::now);
@@ -520,41 +526,65 @@ fn rewind(consumer: &StreamConsumer<Ctx>) -> Result<(), SinkError> {
     Ok(())
 }
 
-/// Decodes `T`, learning unknown writer schemas from the registry (retrying while it is down).
-async fn decode<T: AvroRecord>(
-    codec: &Codec,
-    lookup: &SchemaLookup,
-    bytes: &[u8],
-    cfg: &SinkConfig,
-    shutdown: &AtomicBool,
-) -> Result<T, String> {
-    match codec.decode::<T>(bytes) {
-        Err(CodecError::UnknownSchemaId(id)) => {
-            let mut backoff = cfg.retry_initial;
-            loop {
-                match lookup(id).await {
-                    Ok(schema) => {
-                        codec.learn(id, schema);
-                        return codec.decode::<T>(bytes).map_err(|e| e.to_string());
-                    }
-                    Err(LookupError::NotFound) => return Err(format!("unknown schema id {id}")),
-                    Err(LookupError::Unavailable(e)) => {
-                        if shutdown.load(Ordering::SeqCst) {
-                            return Err(format!("schema id {id}: registry unavailable at shutdown: {e}"));
-                        }
-                        tracing::warn!(id, error = e, retry_in = ?backoff, "sink: schema registry unavailable");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(cfg.retry_max);
-                    }
+/// Learns writer schema `id` from the registry (retrying while it is down). `Err` says why
+/// the record must be rejected.
+async fn learn(codec: &Codec, lookup: &SchemaLookup, id: u32, cfg: &SinkConfig, shutdown: &AtomicBool) -> Result<(), String> {
+    let mut backoff = cfg.retry_initial;
+    loop {
+        match lookup(id).await {
+            Ok(schema) => {
+                codec.learn(id, schema);
+                return Ok(());
+            }
+            Err(LookupError::NotFound) => return Err(format!("unknown schema id {id}")),
+            Err(LookupError::Unavailable(e)) => {
+                if shutdown.load(Ordering::SeqCst) {
+                    return Err(format!("schema id {id}: registry unavailable at shutdown: {e}"));
                 }
+                tracing::warn!(id, error = e, retry_in = ?backoff, "sink: schema registry unavailable");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(cfg.retry_max);
             }
         }
-        other => other.map_err(|e| e.to_string()),
     }
 }
 
+/// Why a record did not become rows.
+enum AddError {
+    /// Written with a schema id the codec does not know yet: learn it, then try again.
+    UnknownSchema(u32),
+    /// Bad frame, undecodable body or unmappable value: the record becomes a reject row.
+    Rejected(String),
+}
+
+/// Decodes `value` with the schemas the codec knows and appends its rows to the batch
+/// (synchronous: the per-record hot path has no future to build).
+fn add_rows(batch: &mut Batch, table: Table, value: &[u8], origin: &Origin, codec: &Codec) -> Result<(), AddError> {
+    fn decoded<T: AvroRecord>(codec: &Codec, value: &[u8]) -> Result<T, AddError> {
+        codec.decode::<T>(value).map_err(|e| match e {
+            CodecError::UnknownSchemaId(id) => AddError::UnknownSchema(id),
+            other => AddError::Rejected(other.to_string()),
+        })
+    }
+    fn rowed<T>(r: Result<T, RowError>) -> Result<T, AddError> {
+        r.map_err(|e| AddError::Rejected(e.to_string()))
+    }
+    match table {
+        Table::OrderEvents => batch.orders.push(rowed(OrderEventRow::new(decoded::<OrderEvent>(codec, value)?, origin))?),
+        Table::Executions => batch.executions.push(rowed(ExecutionRow::new(decoded::<ExecutionReport>(codec, value)?, origin))?),
+        Table::Trades => batch.trades.push(rowed(TradeRow::new(decoded::<Trade>(codec, value)?, origin))?),
+        Table::LedgerPostings => batch.postings.extend(rowed(LedgerPostingRow::rows(decoded::<LedgerEntry>(codec, value)?, origin))?),
+        Table::FundingEvents => batch.funding.push(rowed(FundingEventRow::new(decoded::<FundingEvent>(codec, value)?, origin))?),
+        Table::DeadLetters => batch.dead_letters.push(DeadLetterRow::new(decoded::<DeadLetter>(codec, value)?, origin)),
+    }
+    Ok(())
+}
+
+/// The slow path of a record that [`add_rows`] could not add: learns an unknown writer
+/// schema from the registry and tries again (the only await), else appends a reject row.
 #[allow(clippy::too_many_arguments)]
-async fn add(
+async fn add_failed(
+    failure: AddError,
     batch: &mut Batch,
     table: Table,
     m: &BorrowedMessage<'_>,
@@ -566,52 +596,22 @@ async fn add(
     summary: &mut SinkSummary,
     metrics: &SinkMetrics,
 ) {
-    let reject = |error: String| SinkRejectRow::new(&origin, error, m.key(), m.payload());
-    let Some(value) = m.payload() else {
-        batch.rejects.push(reject("record has no value".into()));
-        summary.rejects += 1;
-        metrics.rejects.inc();
-        return;
+    let error = match failure {
+        AddError::Rejected(e) => e,
+        AddError::UnknownSchema(id) => match learn(codec, lookup, id, cfg, shutdown).await {
+            Ok(()) => match m.payload().map(|v| add_rows(batch, table, v, &origin, codec)) {
+                Some(Ok(())) => return,
+                Some(Err(AddError::Rejected(e))) => e,
+                Some(Err(AddError::UnknownSchema(id))) => format!("schema id {id} still unknown after learning it"),
+                None => "record has no value".to_string(),
+            },
+            Err(e) => e,
+        },
     };
-    fn rowed<T>(r: Result<T, RowError>) -> Result<T, String> {
-        r.map_err(|e| e.to_string())
-    }
-    let result: Result<(), String> = async {
-        match table {
-            Table::OrderEvents => {
-                let e: OrderEvent = decode(codec, lookup, value, cfg, shutdown).await?;
-                batch.orders.push(rowed(OrderEventRow::new(e, &origin))?);
-            }
-            Table::Executions => {
-                let e: ExecutionReport = decode(codec, lookup, value, cfg, shutdown).await?;
-                batch.executions.push(rowed(ExecutionRow::new(e, &origin))?);
-            }
-            Table::Trades => {
-                let t: Trade = decode(codec, lookup, value, cfg, shutdown).await?;
-                batch.trades.push(rowed(TradeRow::new(t, &origin))?);
-            }
-            Table::LedgerPostings => {
-                let e: LedgerEntry = decode(codec, lookup, value, cfg, shutdown).await?;
-                batch.postings.extend(rowed(LedgerPostingRow::rows(e, &origin))?);
-            }
-            Table::FundingEvents => {
-                let f: FundingEvent = decode(codec, lookup, value, cfg, shutdown).await?;
-                batch.funding.push(rowed(FundingEventRow::new(f, &origin))?);
-            }
-            Table::DeadLetters => {
-                let d: DeadLetter = decode(codec, lookup, value, cfg, shutdown).await?;
-                batch.dead_letters.push(DeadLetterRow::new(d, &origin));
-            }
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(topic = &*origin.topic, partition = origin.partition, offset = origin.offset, error, "sink: record rejected");
-        batch.rejects.push(reject(error));
-        summary.rejects += 1;
-        metrics.rejects.inc();
-    }
+    tracing::warn!(topic = &*origin.topic, partition = origin.partition, offset = origin.offset, error, "sink: record rejected");
+    batch.rejects.push(SinkRejectRow::new(&origin, error, m.key(), m.payload()));
+    summary.rejects += 1;
+    metrics.rejects.inc();
 }
 
 pub(crate) async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(
