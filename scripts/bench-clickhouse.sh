@@ -3,9 +3,11 @@
 # `tradeflow bench clickhouse` twice on a real Kafka broker and Debian's ClickHouse:
 #   shared: the benchmark process (sink or raw client) and the ClickHouse server share every
 #           CPU, as the OS schedules them;
-#   split:  the ClickHouse server is pinned to the last CPU and the benchmark process to the
-#           others (taskset), so the sink's own work (Kafka fetch, Avro decode) does not take
-#           CPU from the server it feeds. The server's affinity is restored afterwards.
+#   split:  the ClickHouse server is pinned to the last CPU, and the benchmark process and
+#           the Kafka broker (when this script started it) to the others (taskset), so the
+#           sink's own work and the broker serving its fetches do not take CPU from the
+#           server it feeds, as when ClickHouse has its own host. Affinities are restored
+#           afterwards.
 # Both modes measure the sink and the raw insert in the same run, alternating. Prints
 # figures; asserts nothing. Environment: KAFKA_BROKERS / CLICKHOUSE_URL (else the project's
 # scripts start both), TRADEFLOW_CH_DIR (ClickHouse pid file dir, default
@@ -18,9 +20,10 @@ rounds=${BENCH_ROUNDS:-5}
 modes=${BENCH_MODES:-shared split}
 command -v taskset >/dev/null || { echo "taskset (util-linux) is needed for the split mode" >&2; exit 1; }
 cargo build --release -p pipelines 2>&1 | tail -n 1 >&2
-started_kafka=0 started_ch=0 ch_pid=
+started_kafka=0 started_ch=0 ch_pid= kafka_pid=
 cleanup() {
   [ -n "$ch_pid" ] && taskset -a -p -c "0-$(($(nproc) - 1))" "$ch_pid" >/dev/null 2>&1 || true
+  [ -n "$kafka_pid" ] && taskset -a -p -c "0-$(($(nproc) - 1))" "$kafka_pid" >/dev/null 2>&1 || true
   [ $started_ch = 1 ] && bash scripts/clickhouse.sh stop --clean >&2 || true
   [ $started_kafka = 1 ] && bash scripts/kafka.sh stop --clean >&2 || true
 }
@@ -28,6 +31,9 @@ trap cleanup EXIT
 if [ -z "${KAFKA_BROKERS:-}" ]; then
   eval "$(bash scripts/kafka.sh start)"
   started_kafka=1
+  kafka_pid=$(cat "${TRADEFLOW_KAFKA_DIR:-/tmp/tradeflow-kafka}/kafka.pid")
+else
+  echo "KAFKA_BROKERS given: the split mode cannot pin that broker (it may share ClickHouse's CPU)" >&2
 fi
 if [ -z "${CLICKHOUSE_URL:-}" ]; then
   eval "$(bash scripts/clickhouse.sh start)"
@@ -44,13 +50,15 @@ for mode in $modes; do
   case "$mode" in
     shared)
       taskset -a -p -c "0-$last" "$ch_pid" >/dev/null
+      [ -z "$kafka_pid" ] || taskset -a -p -c "0-$last" "$kafka_pid" >/dev/null
       pin=() ;;
     split)
       taskset -a -p -c "$last" "$ch_pid" >/dev/null
+      [ -z "$kafka_pid" ] || taskset -a -p -c "0-$((last - 1))" "$kafka_pid" >/dev/null
       pin=(taskset -c "0-$((last - 1))") ;;
     *) echo "unknown mode $mode (shared, split)" >&2; exit 1 ;;
   esac
   echo "== $mode: $records records x $rounds rounds" >&2
   RUST_LOG=warn "${pin[@]}" "${CARGO_TARGET_DIR:-target}/release/tradeflow" bench clickhouse --records "$records" --rounds "$rounds" \
-    --clickhouse-pid "$ch_pid" --freshness-secs "${BENCH_FRESHNESS_SECS:-15}" | sed "s/^/$mode: /"
+    --clickhouse-pid "$ch_pid" ${kafka_pid:+--kafka-pid "$kafka_pid"} --freshness-secs "${BENCH_FRESHNESS_SECS:-15}" | sed "s/^/$mode: /"
 done

@@ -120,6 +120,10 @@ pub struct ClickhouseBenchArgs {
     /// e.g. `$(cat /tmp/tradeflow-clickhouse/clickhouse.pid)`).
     #[arg(long)]
     clickhouse_pid: Option<u32>,
+    /// Process id of the Kafka broker, to report its CPU time while it serves the sink
+    /// (diagnostics; e.g. `$(cat /tmp/tradeflow-kafka/kafka.pid)`).
+    #[arg(long)]
+    kafka_pid: Option<u32>,
 }
 
 /// The embedded-or-HTTP registry as the sink's codec and schema lookup.
@@ -152,6 +156,7 @@ pub async fn bench(a: ClickhouseBenchArgs) -> anyhow::Result<()> {
         freshness_secs: a.freshness_secs,
         freshness_interval: Duration::from_millis(a.freshness_interval_ms),
         clickhouse_pid: a.clickhouse_pid,
+        kafka_pid: a.kafka_pid,
     };
     let report = sinks::bench::run(cfg, codec, lookup).await.context("clickhouse benchmark")?;
     println!("{}", serde_json::to_string(&report)?);

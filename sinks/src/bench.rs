@@ -11,6 +11,9 @@
 //!   INSERTed as RowBinary over HTTP with the same client and batch size. Timed from the
 //!   first INSERT to the end of the last.
 //!
+//! Before each phase the benchmark waits until ClickHouse runs no background merge, so a
+//! phase does not pay for the merges of the one before it.
+//!
 //! The ratio sink / raw is reported per round and as the median of the rounds.
 //!
 //! **Freshness.** A sink with the given batch interval runs on another fresh topic while
@@ -53,6 +56,8 @@ pub struct BenchConfig {
     pub freshness_interval: Duration,
     /// The ClickHouse server's process id, to report its CPU time per phase (Linux only).
     pub clickhouse_pid: Option<u32>,
+    /// The Kafka broker's process id, to report its CPU time while it serves the sink.
+    pub kafka_pid: Option<u32>,
 }
 
 /// Why the benchmark failed.
@@ -85,6 +90,9 @@ pub struct Round {
     /// includes background merges that ran meanwhile).
     pub sink_clickhouse_cpu_us_per_row: Option<f64>,
     pub raw_clickhouse_cpu_us_per_row: Option<f64>,
+    /// CPU time per row of the Kafka broker during the sink phase (with `kafka_pid`; the
+    /// raw insert does not use Kafka).
+    pub sink_kafka_cpu_us_per_row: Option<f64>,
 }
 
 /// User + system CPU seconds of a process so far, from `/proc/<pid>/stat` (Linux; the
@@ -103,14 +111,27 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// CPU seconds of this process and of the ClickHouse server (if known).
-fn cpu_now(ch: Option<u32>) -> (Option<f64>, Option<f64>) {
-    (cpu_seconds(None), ch.and_then(|p| cpu_seconds(Some(p))))
+/// CPU seconds of this process, of the ClickHouse server and of the Kafka broker (if known).
+fn cpu_now(cfg: &BenchConfig) -> [Option<f64>; 3] {
+    [cpu_seconds(None), cfg.clickhouse_pid.and_then(|p| cpu_seconds(Some(p))), cfg.kafka_pid.and_then(|p| cpu_seconds(Some(p)))]
 }
 
 /// Microseconds of CPU per row between two readings.
 fn per_row(before: Option<f64>, after: Option<f64>, rows: usize) -> Option<f64> {
     Some((after? - before?) * 1e6 / rows as f64)
+}
+
+/// Waits (at most 60 s) until ClickHouse runs no background merge.
+async fn quiet_merges(client: &Client) -> Result<(), clickhouse::error::Error> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let running: u64 = client.query("SELECT count() FROM system.merges").fetch_one().await?;
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 /// The figures of a run (rates and ratios are measurements, not money).
@@ -281,9 +302,12 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
         let sink_first = r % 2 == 0;
         let mut sink_rps = 0.0;
         let mut raw_rps = 0.0;
-        let (mut sink_cpu, mut raw_cpu) = ((None, None), (None, None));
+        let (mut sink_cpu, mut raw_cpu) = ([None; 3], [None; 3]);
         for step in 0..2 {
-            let before = cpu_now(cfg.clickhouse_pid);
+            // Each phase starts on an idle server: merges left by the previous phase would
+            // otherwise take CPU from this one's INSERTs (and be counted in its CPU time).
+            quiet_merges(&ch("system")).await.map_err(ch_err)?;
+            let before = cpu_now(&cfg);
             if (step == 0) == sink_first {
                 let mut sc = SinkConfig::new(&cfg.brokers, &cfg.clickhouse_url);
                 sc.database = sink_db.clone();
@@ -298,8 +322,8 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
                     _ => return Err(BenchError::Other("the sink committed nothing".into())),
                 };
                 sink_rps = summary.rows as f64 / elapsed.as_secs_f64();
-                let after = cpu_now(cfg.clickhouse_pid);
-                sink_cpu = (per_row(before.0, after.0, n), per_row(before.1, after.1, n));
+                let after = cpu_now(&cfg);
+                sink_cpu = std::array::from_fn(|i| per_row(before[i], after[i], n));
             } else {
                 let client = ch(&raw_db);
                 let t0 = Instant::now();
@@ -307,8 +331,8 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
                     insert(&client, "executions_raw", chunk, Duration::from_secs(60)).await.map_err(ch_err)?;
                 }
                 raw_rps = n as f64 / t0.elapsed().as_secs_f64();
-                let after = cpu_now(cfg.clickhouse_pid);
-                raw_cpu = (per_row(before.0, after.0, n), per_row(before.1, after.1, n));
+                let after = cpu_now(&cfg);
+                raw_cpu = std::array::from_fn(|i| per_row(before[i], after[i], n));
             }
         }
         for db in [&sink_db, &raw_db] {
@@ -325,14 +349,15 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
             sink_rows_per_s: sink_rps,
             raw_rows_per_s: raw_rps,
             ratio: sink_rps / raw_rps,
-            sink_cpu_us_per_row: sink_cpu.0,
-            raw_cpu_us_per_row: raw_cpu.0,
-            sink_clickhouse_cpu_us_per_row: sink_cpu.1,
-            raw_clickhouse_cpu_us_per_row: raw_cpu.1,
+            sink_cpu_us_per_row: sink_cpu[0],
+            raw_cpu_us_per_row: raw_cpu[0],
+            sink_clickhouse_cpu_us_per_row: sink_cpu[1],
+            raw_clickhouse_cpu_us_per_row: raw_cpu[1],
+            sink_kafka_cpu_us_per_row: sink_cpu[2],
         };
         let us = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
         eprintln!(
-            "round {}: sink {:.0} rows/s, raw {:.0} rows/s, ratio {:.3} ({}); CPU us/row: sink {} + ClickHouse {}, raw {} + ClickHouse {}",
+            "round {}: sink {:.0} rows/s, raw {:.0} rows/s, ratio {:.3} ({}); CPU us/row: sink {} + ClickHouse {} + Kafka {}, raw {} + ClickHouse {}",
             r + 1,
             round.sink_rows_per_s,
             round.raw_rows_per_s,
@@ -340,6 +365,7 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
             round.order,
             us(round.sink_cpu_us_per_row),
             us(round.sink_clickhouse_cpu_us_per_row),
+            us(round.sink_kafka_cpu_us_per_row),
             us(round.raw_cpu_us_per_row),
             us(round.raw_clickhouse_cpu_us_per_row),
         );
