@@ -94,9 +94,12 @@ pub const V2_EXTENSIONS: &[(&str, &str, &str)] = &[(
     "Tradeflow extension, not part of Alpaca's Trading API. The account's portfolio from the \
      compacted `portfolios.snapshots` topic and its positions: market value at the last trade \
      (average cost for symbols that have not traded), cost basis, unrealized, realized and \
-     total P&L, total return (total P&L / sum of |cost basis| of open positions, null without \
-     open positions), intraday P&L, cash, equity (as GET /v2/account) and last_equity (equity at \
-     the previous session close; null when not known exactly). Amounts are exact \
+     total P&L, closed_cost_basis (cost basis of every lot already closed: sold long lots, \
+     covered short lots; 0 before the first fill, null when unknown), total return (total P&L / \
+     (sum of |cost basis| of open positions + closed_cost_basis): over the cost of every position \
+     ever opened; null when that base is zero or closed_cost_basis is unknown), intraday P&L, \
+     cash, equity (as GET /v2/account) and last_equity (equity at the previous session close; \
+     null when not known exactly). Amounts are exact \
      decimal strings. Before the account's first fill realized P&L is 0 and as_of / \
      lot_method are null.",
 )];

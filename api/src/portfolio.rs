@@ -18,12 +18,22 @@
 //!   cover) of the account, flat positions included; `0` when the portfolio pipeline has
 //!   not written a snapshot for the account yet (no fill so far), in which case `as_of`
 //!   and `lot_method` are `null`. A missing snapshot is not a 404.
+//! - `closed_cost_basis`: the portfolio snapshot's gross cost basis of every lot quantity
+//!   the account has closed so far (long lots sold, short lots covered), `>= 0`: per
+//!   closed piece, what it was bought for (buy fee share included), or for a short piece
+//!   what it was sold short for (net of its sell fee share), as published (rounded half
+//!   even to 8 places, like `realized_pl`). `0` when there is no snapshot
+//!   yet (no fill so far, like `realized_pl`); `null` when the snapshot does not know it
+//!   (written before the field existed, or by a pipeline restored from such a state that
+//!   may have closed lots).
 //! - `total_pl = realized_pl + unrealized_pl`.
-//! - `total_return = total_pl / gross_cost_basis`, a fraction rounded to 8 places like
-//!   Alpaca's `unrealized_plpc`, where `gross_cost_basis` = sum over open positions of
-//!   `|cost_basis|` (what the shares still held were bought for, and for short positions
-//!   what they were sold short for). `null` when there is no open position (a zero base):
-//!   realized P&L alone has no base in the snapshot.
+//! - `total_return = total_pl / (gross_cost_basis + closed_cost_basis)`, a fraction rounded
+//!   to 8 places like Alpaca's `unrealized_plpc`: total P&L over the total cost of every
+//!   position the account ever opened, where `gross_cost_basis` = sum over open positions
+//!   of `|cost_basis|` (what the shares still held were bought for, and for short
+//!   positions what they were sold short for) and `closed_cost_basis` is the same measure
+//!   for the lots already closed. `null` when that base is zero (nothing ever bought or
+//!   shorted) or when `closed_cost_basis` is `null` (unknown).
 //! - `cash`: the account snapshot's; `equity = cash + long_market_value +
 //!   short_market_value` (the same rule and the same marks as `GET /v2/account`).
 //! - `unrealized_intraday_pl`: sum of the positions' `unrealized_intraday_pl` (see
@@ -58,8 +68,12 @@ pub struct PortfolioBody {
     pub market_value: String,
     pub unrealized_pl: String,
     pub realized_pl: String,
+    /// Gross cost basis of every lot quantity closed so far; `0` before the account's
+    /// first fill, `null` when unknown.
+    pub closed_cost_basis: Option<String>,
     pub total_pl: String,
-    /// Fraction (0.1 = 10 %); `null` without open positions.
+    /// Fraction (0.1 = 10 %) of `total_pl` over the cost of open and closed lots; `null`
+    /// when that base is zero or `closed_cost_basis` is unknown.
     pub total_return: Option<String>,
     pub unrealized_intraday_pl: Option<String>,
     pub cash: String,
@@ -112,12 +126,14 @@ pub(crate) fn holdings(state: &AppState, account_id: &str) -> Result<Holdings, A
     Ok(h)
 }
 
-/// `total_pl / gross_cost_basis` rounded to 8 places; `None` on a zero base.
-pub fn total_return(total_pl: Decimal, gross_cost_basis: Decimal) -> Option<Decimal> {
-    if gross_cost_basis.is_zero() {
+/// `total_pl / (gross_cost_basis + closed_cost_basis)` rounded to 8 places; `None` when
+/// `closed_cost_basis` is unknown or the base is zero.
+pub fn total_return(total_pl: Decimal, gross_cost_basis: Decimal, closed_cost_basis: Option<Decimal>) -> Option<Decimal> {
+    let base = gross_cost_basis.checked_add(closed_cost_basis?)?;
+    if base.is_zero() {
         return None;
     }
-    total_pl.checked_div(gross_cost_basis).map(|r| r.round_dp(8))
+    total_pl.checked_div(base).map(|r| r.round_dp(8))
 }
 
 fn method(m: LotMethod) -> &'static str {
@@ -135,6 +151,8 @@ async fn get_portfolio(State(state): State<AppState>, who: Principal) -> Result<
     let market_value = h.long.checked_add(h.short).ok_or_else(|| overflow("market value"))?;
     let unrealized = market_value.checked_sub(h.cost_basis).ok_or_else(|| overflow("unrealized"))?;
     let realized = snapshot.as_ref().map_or(Decimal::ZERO, |s| s.realized_pnl);
+    // No snapshot yet: no fill yet, so nothing closed (as `realized` is 0).
+    let closed = snapshot.as_ref().map_or(Some(Decimal::ZERO), |s| s.closed_cost_basis);
     let total = realized.checked_add(unrealized).ok_or_else(|| overflow("total"))?;
     let equity = account.cash.checked_add(market_value).ok_or_else(|| overflow("equity"))?;
     let last_equity = crate::account::last_equity(&state, &account, state.ports.clock.now_ns())?;
@@ -149,8 +167,9 @@ async fn get_portfolio(State(state): State<AppState>, who: Principal) -> Result<
         market_value: dec(market_value),
         unrealized_pl: dec(unrealized),
         realized_pl: dec(realized),
+        closed_cost_basis: dec_opt(closed),
         total_pl: dec(total),
-        total_return: dec_opt(total_return(total, h.gross_cost_basis)),
+        total_return: dec_opt(total_return(total, h.gross_cost_basis, closed)),
         unrealized_intraday_pl: dec_opt(h.intraday),
         cash: dec(account.cash),
         equity: dec(equity),
@@ -168,7 +187,7 @@ mod tests {
     use crate::testkit::*;
     use schemas::records::{LotMethod, PortfolioSnapshot};
 
-    fn snapshot(realized: &str) -> PortfolioSnapshot {
+    fn snapshot(realized: &str, closed: Option<&str>) -> PortfolioSnapshot {
         PortfolioSnapshot {
             account_id: "acc-1".into(),
             as_of_ns: SESSION1_OPEN,
@@ -176,13 +195,14 @@ mod tests {
             open_positions: 2,
             cost_basis: d("1516.125"),
             realized_pnl: d(realized),
+            closed_cost_basis: closed.map(d),
         }
     }
 
     #[tokio::test]
     async fn portfolio_figures_are_exact() {
         let t = TestApp::new();
-        t.backend.put_portfolio(snapshot("-12.34567891"));
+        t.backend.put_portfolio(snapshot("-12.34567891", Some("2000.5")));
         let (s, b) = t.get(TRADER, "/v2/account/portfolio").await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["account_id"], "acc-1");
@@ -197,10 +217,12 @@ mod tests {
         assert_eq!(b["market_value"], "1619.55");
         assert_eq!(b["unrealized_pl"], "103.425");
         assert_eq!(b["realized_pl"], "-12.34567891");
+        assert_eq!(b["closed_cost_basis"], "2000.5");
         // 103.425 - 12.34567891
         assert_eq!(b["total_pl"], "91.07932109");
-        // 91.07932109 / (1577.625 + 61.5) = 0.055565817...
-        assert_eq!(b["total_return"], "0.05556582");
+        // Open |cost| 1577.625 + |-61.5| = 1639.125, plus closed 2000.5: base 3639.625;
+        // 91.07932109 / 3639.625 = 0.0250243695...
+        assert_eq!(b["total_return"], "0.02502437");
         assert_eq!(b["cash"], "10000.1");
         // Same equity as GET /v2/account.
         assert_eq!(b["equity"], "11619.65");
@@ -217,13 +239,44 @@ mod tests {
         assert_eq!(s, 200, "{b}");
         assert_eq!((b["realized_pl"].as_str(), b["total_pl"].as_str()), (Some("0"), Some("103.425")));
         assert!(b["as_of"].is_null() && b["lot_method"].is_null(), "{b}");
+        // No fill yet, so nothing closed: 103.425 / (1577.625 + 61.5) = 0.0630976893...
+        assert_eq!((b["closed_cost_basis"].as_str(), b["total_return"].as_str()), (Some("0"), Some("0.06309769")));
         // acc-2: no positions, no snapshot: a zero base gives no return.
         let (s, b) = t.get(OTHER_TRADER, "/v2/account/portfolio").await;
         assert_eq!(s, 200, "{b}");
         assert_eq!((b["open_positions"].as_i64(), b["cost_basis"].as_str(), b["equity"].as_str()), (Some(0), Some("0"), Some("50")));
         assert!(b["total_return"].is_null(), "{b}");
-        assert_eq!(super::total_return(d("5"), d("0")), None);
-        assert_eq!(super::total_return(d("-1"), d("3")), Some(d("-0.33333333")));
+        assert_eq!(b["closed_cost_basis"], "0");
+        assert_eq!(super::total_return(d("5"), d("0"), Some(d("0"))), None);
+        assert_eq!(super::total_return(d("-1"), d("3"), Some(d("0"))), Some(d("-0.33333333")));
+        // -1 / (1 + 2)
+        assert_eq!(super::total_return(d("-1"), d("1"), Some(d("2"))), Some(d("-0.33333333")));
+        assert_eq!(super::total_return(d("5"), d("10"), None), None);
+    }
+
+    #[tokio::test]
+    async fn an_account_that_sold_everything_has_a_return_on_what_it_closed() {
+        let t = TestApp::new();
+        // acc-2 holds no position; it bought for 600 (fees included) and sold it all for
+        // a realized 40.
+        t.backend.put_portfolio(PortfolioSnapshot { account_id: "acc-2".into(), open_positions: 0, cost_basis: d("0"), ..snapshot("40", Some("600")) });
+        let (s, b) = t.get(OTHER_TRADER, "/v2/account/portfolio").await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!((b["open_positions"].as_i64(), b["cost_basis"].as_str(), b["unrealized_pl"].as_str()), (Some(0), Some("0"), Some("0")));
+        assert_eq!((b["realized_pl"].as_str(), b["total_pl"].as_str(), b["closed_cost_basis"].as_str()), (Some("40"), Some("40"), Some("600")));
+        // 40 / (0 + 600) = 0.0666...
+        assert_eq!(b["total_return"], "0.06666667");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_closed_cost_gives_no_return() {
+        let t = TestApp::new();
+        // A snapshot written before closed_cost_basis existed.
+        t.backend.put_portfolio(snapshot("-12.34567891", None));
+        let (s, b) = t.get(TRADER, "/v2/account/portfolio").await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!((b["realized_pl"].as_str(), b["total_pl"].as_str()), (Some("-12.34567891"), Some("91.07932109")));
+        assert!(b["closed_cost_basis"].is_null() && b["total_return"].is_null(), "{b}");
     }
 
     #[tokio::test]

@@ -177,6 +177,15 @@ fn fixtures_of_every_version_decode_with_the_current_schema() {
     check_fixtures(samples::realized_gain());
     check_fixtures(samples::portfolio_snapshot());
     check_fixtures(samples::portfolio_state());
+    // Portfolio v1 records carry no closed_cost_basis: it reads as unknown, not as zero.
+    let v1 = std::fs::read(dir("fixtures/PortfolioSnapshot.v1.avro")).unwrap();
+    let v1_schema = Schema::parse_str(&history("PortfolioSnapshot")[0].1).unwrap();
+    let decoded: PortfolioSnapshot = Codec::decode_body(Some(&v1_schema), &v1).unwrap();
+    assert_eq!(decoded, PortfolioSnapshot { closed_cost_basis: None, ..samples::portfolio_snapshot() });
+    let v1 = std::fs::read(dir("fixtures/PortfolioState.v1.avro")).unwrap();
+    let v1_schema = Schema::parse_str(&history("PortfolioState")[0].1).unwrap();
+    let decoded: PortfolioState = Codec::decode_body(Some(&v1_schema), &v1).unwrap();
+    assert_eq!(decoded, PortfolioState { closed_cost_basis: None, ..samples::portfolio_state() });
     check_fixtures(samples::user());
     check_fixtures(samples::api_key());
     check_fixtures(samples::audit());
@@ -574,6 +583,7 @@ mod samples {
             open_positions: 1,
             cost_basis: d("-199"),
             realized_pnl: d("10.86"),
+            closed_cost_basis: Some(d("400.12")),
         }
     }
     pub fn portfolio_state() -> PortfolioState {
@@ -596,6 +606,7 @@ mod samples {
             applied_fills: vec!["x-1".into(), "x-2".into(), "x-3".into()],
             pending_instructions: vec![LotInstructionState { fill_id: "x-4".into(), lots: vec!["x-3".into()] }],
             marks: vec![MarkState { symbol: "AAPL".into(), last: d("187.25"), previous_close: d("186") }],
+            closed_cost_basis: Some("400.1233333334".into()),
         }
     }
 }

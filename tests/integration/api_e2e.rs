@@ -401,6 +401,8 @@ async fn scenario() {
     // `portfolios.snapshots` by GET /v2/account/portfolio, and the rest is marked at 110.
     let (s, pf_c) = client.get(kc, "/v2/account/portfolio").await;
     assert_eq!((s, pf_c["realized_pl"].as_str(), pf_c["open_positions"].as_i64(), pf_c["as_of"].clone()), (200, Some("0"), Some(0), Value::Null), "{pf_c}");
+    // No fill: nothing closed, and nothing ever opened, so no base for a return.
+    assert_eq!((pf_c["closed_cost_basis"].as_str(), pf_c["total_return"].clone()), (Some("0"), Value::Null), "{pf_c}");
     let (s, sell) = client.post(ka, "/v2/orders", limit("AAA", "sell", "4", "110")).await;
     assert_eq!((s, sell["status"].as_str()), (200, Some("new")), "{sell}");
     let sell_id = sell["id"].as_str().unwrap().to_string();
@@ -413,21 +415,25 @@ async fn scenario() {
         .wait_for(ka, "/v2/account/portfolio", "A's realized P&L", |s, b| s == 200 && b["realized_pl"] == "40" && b["market_value"] == "660")
         .await;
     let want = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<String, String>>();
-    let fields = ["lot_method", "cost_basis", "market_value", "unrealized_pl", "realized_pl", "total_pl", "total_return", "long_market_value", "short_market_value"];
+    let fields = ["lot_method", "cost_basis", "market_value", "unrealized_pl", "realized_pl", "closed_cost_basis", "total_pl", "total_return", "long_market_value", "short_market_value"];
     let got = |b: &Value| fields.iter().map(|f| (f.to_string(), b[*f].as_str().unwrap_or("?").to_string())).collect::<BTreeMap<String, String>>();
-    // A: 4 x (110 - 100) realized; 6 left at cost 600, worth 660; (40 + 60) / 600.
+    // A: bought 4 + 6 at 100 (no fees), FIFO closes the lot of 4: 4 x (110 - 100) = 40
+    // realized on a closed cost of 4 x 100 = 400; 6 left at cost 600, worth 660 (60
+    // unrealized); total_return = (40 + 60) / (600 open + 400 closed) = 100 / 1000 = 0.1.
     assert_eq!(
         got(&pf_a),
-        want(&[("lot_method", "fifo"), ("cost_basis", "600"), ("market_value", "660"), ("unrealized_pl", "60"), ("realized_pl", "40"), ("total_pl", "100"), ("total_return", "0.16666667"), ("long_market_value", "660"), ("short_market_value", "0")]),
+        want(&[("lot_method", "fifo"), ("cost_basis", "600"), ("market_value", "660"), ("unrealized_pl", "60"), ("realized_pl", "40"), ("closed_cost_basis", "400"), ("total_pl", "100"), ("total_return", "0.1"), ("long_market_value", "660"), ("short_market_value", "0")]),
         "{pf_a}"
     );
     assert_eq!((pf_a["open_positions"].as_i64(), pf_a["account_id"].as_str()), (Some(1), Some(a.as_str())), "{pf_a}");
     assert!(pf_a["as_of"].as_str().is_some_and(|t| t.ends_with('Z')), "{pf_a}");
-    // B: covered 4 sold at 100 for 110 each; 6 still short at -600, worth -660.
+    // B: covered 4 sold short at 100 for 110 each (-40 realized); the closed short lot's
+    // cost is what it was sold short for, 4 x 100 = 400 (not the covering 440); 6 still
+    // short at -600, worth -660; total_return = -100 / (|-600| + 400) = -0.1.
     let pf_b = client.wait_for(kb, "/v2/account/portfolio", "B's realized P&L", |s, b| s == 200 && b["realized_pl"] == "-40" && b["market_value"] == "-660").await;
     assert_eq!(
         got(&pf_b),
-        want(&[("lot_method", "fifo"), ("cost_basis", "-600"), ("market_value", "-660"), ("unrealized_pl", "-60"), ("realized_pl", "-40"), ("total_pl", "-100"), ("total_return", "-0.16666667"), ("long_market_value", "0"), ("short_market_value", "-660")]),
+        want(&[("lot_method", "fifo"), ("cost_basis", "-600"), ("market_value", "-660"), ("unrealized_pl", "-60"), ("realized_pl", "-40"), ("closed_cost_basis", "400"), ("total_pl", "-100"), ("total_return", "-0.1"), ("long_market_value", "0"), ("short_market_value", "-660")]),
         "{pf_b}"
     );
     // Cash and equity are the account's: equity = cash + 660 (A) / cash - 660 (B).

@@ -263,6 +263,8 @@ struct FifoBook {
     /// (lot id, signed qty, price), oldest first.
     lots: VecDeque<(String, Decimal, Decimal)>,
     realized: Decimal,
+    /// Sum of `|closed qty x lot price|` (no fees in this test): the closed cost basis.
+    closed: Decimal,
 }
 
 impl FifoBook {
@@ -275,6 +277,7 @@ impl FifoBook {
             // Closing a long lot with a sell: (sell - buy) * qty; a short lot with a buy:
             // (short price - buy) * qty. Both are lot.sign * (price - lot price) * qty.
             self.realized += sign_of(lot.1) * (price - lot.2) * take;
+            self.closed += take * lot.2;
             lot.1 += sign * take;
             if lot.1.is_zero() {
                 self.lots.pop_front();
@@ -523,6 +526,7 @@ fn verify(prefix: &str, codec: &Codec) {
     let positions: BTreeMap<String, w::PositionSnapshot> = decode_all(codec, &t("positions.snapshots")).into_iter().collect();
     assert_eq!(positions.len(), books.len());
     let mut realized_by_account: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut closed_by_account: BTreeMap<String, Decimal> = BTreeMap::new();
     for ((acct, sym), book) in &books {
         let p = &positions[&format!("{acct}|{sym}")];
         assert_eq!((p.qty, p.cost_basis, p.realized_pnl), (book.qty(), book.cost_basis(), book.realized), "{acct} {sym}");
@@ -532,11 +536,13 @@ fn verify(prefix: &str, codec: &Codec) {
         let want: Vec<(&str, Decimal, Decimal)> = book.lots.iter().map(|l| (l.0.as_str(), l.1, l.2)).collect();
         assert_eq!(lots, want, "{acct} {sym}");
         *realized_by_account.entry(acct.clone()).or_default() += book.realized;
+        *closed_by_account.entry(acct.clone()).or_default() += book.closed;
     }
     let portfolios: BTreeMap<String, w::PortfolioSnapshot> = decode_all(codec, &t("portfolios.snapshots")).into_iter().collect();
     assert_eq!(portfolios.len(), realized_by_account.len());
     for (acct, s) in &portfolios {
         assert_eq!(s.realized_pnl, realized_by_account[acct], "{acct}");
+        assert_eq!(s.closed_cost_basis, Some(closed_by_account[acct]), "{acct}");
         let open = books.iter().filter(|((a, _), b)| a == acct && !b.lots.is_empty()).count();
         assert_eq!(s.open_positions as usize, open, "{acct}");
     }

@@ -14,15 +14,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rust_decimal::Decimal;
+
 use super::calendar::TimeZoneRule;
 use super::error::PortfolioError;
-use super::gain::RealizedGain;
+use super::gain::{LotDisposal, RealizedGain};
 use super::lot::LotId;
 use super::position::Position;
 use super::types::{Fill, LotInstruction, LotMethod};
 use super::valuation::Mark;
 
 /// Everything the portfolio knows about one account. This is the operator's `State`.
+///
+/// `closed_cost_basis` is the sum of [`LotDisposal::closed_cost`] over every disposal the
+/// account ever made (long lots sold, short lots covered): the gross cost basis of every
+/// lot quantity closed so far, `>= 0`. `None` means unknown: the state was restored from a
+/// record that predates the field (and the account may have closed lots then); it stays
+/// `None` from then on, it is never guessed as zero.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountState {
     pub account: String,
@@ -36,6 +44,9 @@ pub struct AccountState {
     pub pending_instructions: BTreeMap<String, Vec<LotId>>,
     /// Latest marks by symbol, used for snapshots.
     pub marks: BTreeMap<String, Mark>,
+    /// Gross cost basis of every lot quantity closed so far; `None` when unknown (see
+    /// the type docs).
+    pub closed_cost_basis: Option<Decimal>,
 }
 
 /// What applying a fill did.
@@ -56,6 +67,7 @@ impl AccountState {
             applied_fills: BTreeSet::new(),
             pending_instructions: BTreeMap::new(),
             marks: BTreeMap::new(),
+            closed_cost_basis: Some(Decimal::ZERO),
         }
     }
 
@@ -84,6 +96,8 @@ impl AccountState {
             .entry(fill.symbol.clone())
             .or_insert_with(|| Position::new(&fill.symbol));
         let disposals = position.apply_fill(fill, self.method, &instruction, tz);
+        let closed: Decimal = disposals.iter().map(LotDisposal::closed_cost).sum();
+        self.closed_cost_basis = self.closed_cost_basis.map(|c| c + closed);
         let gain = (!disposals.is_empty()).then(|| {
             Box::new(RealizedGain::from_disposals(
                 &self.account,
@@ -125,6 +139,25 @@ impl AccountState {
     pub(crate) fn preload_instruction(&mut self, instruction: &LotInstruction) {
         self.pending_instructions
             .insert(instruction.fill_id.clone(), instruction.lots.clone());
+    }
+
+    /// True when no lot of this account was ever closed, provably from the state alone:
+    /// every applied fill still has its own open lot (lot id = fill id) at its full
+    /// original quantity. (A disposal removes or shrinks a lot whose opening fill was
+    /// applied, and a fill that closes anything opens at most its remainder.) Used to
+    /// restore `closed_cost_basis` as exactly zero from a record that predates it;
+    /// `false` means "may have closed", not "has closed".
+    pub fn never_closed(&self) -> bool {
+        let full_lots: BTreeSet<&str> = self
+            .positions
+            .values()
+            .flat_map(|p| &p.lots)
+            .filter(|l| l.qty == l.original_qty)
+            .map(|l| l.id.0.as_str())
+            .collect();
+        self.applied_fills
+            .iter()
+            .all(|id| full_lots.contains(id.as_str()))
     }
 
     /// Positions that hold lots, in symbol order.

@@ -35,6 +35,22 @@ pub struct LotDisposal {
     pub term: Term,
 }
 
+impl LotDisposal {
+    /// Gross cost basis of the closed piece of the lot: the absolute value of that piece's
+    /// share of the lot's signed cost basis (see `Lot::cost_basis`), with the opening fee
+    /// allocated to the piece exactly as for the gain. For a long lot that is `cost_basis`
+    /// (qty x opening price + allocated buy fee); for a short lot it is `proceeds` (qty x
+    /// short-sale price - allocated sell fee), what the piece was sold short for. So
+    /// closing a lot moves its `|cost basis|` from the open lots to the closed ones
+    /// unchanged. Always `>= 0`.
+    pub fn closed_cost(&self) -> Decimal {
+        match self.lot_side {
+            LotSide::Long => self.cost_basis.abs(),
+            LotSide::Short => self.proceeds.abs(),
+        }
+    }
+}
+
 /// Gain realized by one closing fill.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealizedGain {

@@ -27,6 +27,11 @@
 //! - For any set of marks: realized P&L + unrealized P&L equals sale proceeds (net of
 //!   fees) minus purchase cost (including fees) plus the signed market value of open lots.
 //! - Applying a fill whose id was already applied changes nothing and emits nothing.
+//! - `AccountState::closed_cost_basis`, when known, is the sum of
+//!   `LotDisposal::closed_cost` over every disposal ever made: closing a piece of a lot
+//!   moves that piece's `|cost basis|` (opening fee share included) from the open lots to
+//!   the closed total unchanged. It is `None` only for a state restored from a record that
+//!   predates it and could not be proven never to have closed a lot.
 //! - Lot order is processing order (the order of the account's fill log), not event time.
 //!
 //! # Limitations

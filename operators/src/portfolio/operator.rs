@@ -106,6 +106,9 @@ pub struct PortfolioSnapshot {
     pub cost_basis: Decimal,
     /// Realized P&L of all positions, flat ones included.
     pub realized_pnl: Decimal,
+    /// Gross cost basis of every lot quantity closed so far (`>= 0`; `None` when unknown,
+    /// see `AccountState::closed_cost_basis`).
+    pub closed_cost_basis: Option<Decimal>,
     /// Valuation at the remembered marks, when every open position has one.
     pub holdings: Option<HoldingsValuation>,
 }
@@ -212,6 +215,7 @@ impl PortfolioOperator {
             open_positions: account.open_positions().count(),
             cost_basis: account.open_positions().map(Position::cost_basis).sum(),
             realized_pnl: holdings.realized_pnl,
+            closed_cost_basis: account.closed_cost_basis,
             holdings: holdings.unpriced.is_empty().then_some(holdings),
         }
     }

@@ -31,8 +31,14 @@
 //! - **PortfolioSnapshot** carries no valuation: this binding feeds no marks, so the
 //!   operator's `holdings` is always `None` (valuation happens at read time).
 //! - **Changelog.** `PortfolioState` stores the whole `AccountState`; amounts that can
-//!   exceed 8 places (a lot's unallocated fee, a position's realized P&L) are exact decimal
-//!   text, quantities and prices (which come from the wire) are Avro decimals.
+//!   exceed 8 places (a lot's unallocated fee, a position's realized P&L, the account's
+//!   `closed_cost_basis`) are exact decimal text, quantities and prices (which come from
+//!   the wire) are Avro decimals.
+//! - **Closed cost basis** (PortfolioSnapshot / PortfolioState v2): the operator's
+//!   `closed_cost_basis`, rounded like every output amount on the snapshot, exact in the
+//!   changelog. A v1 changelog record has none: it is restored as exactly `0` when the
+//!   state proves no lot was ever closed (`AccountState::never_closed`), otherwise as
+//!   unknown (`None`, published as `null`), which it then stays.
 //!
 //! Invariants: `decode` / `encode` are pure functions of their arguments; `encode_state`
 //! then `decode_state` returns an equal `AccountState`; outputs per account follow the
@@ -312,6 +318,7 @@ pub fn state_record(s: &AccountState) -> w::PortfolioState {
             .map(|(fill_id, lots)| w::LotInstructionState { fill_id: fill_id.clone(), lots: lots.iter().map(|l| l.0.clone()).collect() })
             .collect(),
         marks: s.marks.iter().map(|(symbol, m)| w::MarkState { symbol: symbol.clone(), last: m.last, previous_close: m.previous_close }).collect(),
+        closed_cost_basis: s.closed_cost_basis.map(|c| c.to_string()),
     }
 }
 
@@ -338,14 +345,20 @@ pub fn from_state_record(r: w::PortfolioState) -> Result<AccountState, CodecErro
         let realized_pnl = exact("realized_pnl", &p.realized_pnl)?;
         positions.insert(p.symbol.clone(), Position { symbol: p.symbol, lots, realized_pnl });
     }
-    Ok(AccountState {
+    let closed_cost_basis = r.closed_cost_basis.as_deref().map(|c| exact("closed_cost_basis", c)).transpose()?;
+    let mut state = AccountState {
         account: r.account_id,
         method: method(r.lot_method),
         positions,
         applied_fills: r.applied_fills.into_iter().collect::<BTreeSet<_>>(),
         pending_instructions: r.pending_instructions.into_iter().map(|i| (i.fill_id, i.lots.into_iter().map(LotId).collect())).collect(),
         marks: r.marks.into_iter().map(|m| (m.symbol, Mark { last: m.last, previous_close: m.previous_close })).collect(),
-    })
+        closed_cost_basis,
+    };
+    if state.closed_cost_basis.is_none() && state.never_closed() {
+        state.closed_cost_basis = Some(Decimal::ZERO);
+    }
+    Ok(state)
 }
 
 impl Pipeline for Portfolio {
@@ -391,6 +404,7 @@ impl Pipeline for Portfolio {
                     open_positions: i32::try_from(s.open_positions).unwrap_or(i32::MAX),
                     cost_basis: wire_amount(s.cost_basis),
                     realized_pnl: wire_amount(s.realized_pnl),
+                    closed_cost_basis: s.closed_cost_basis.map(wire_amount),
                 };
                 rec(t.portfolios, s.account.clone(), codec.encode(&v)?)
             }

@@ -398,6 +398,11 @@ pub struct PortfolioSnapshot {
     pub cost_basis: Decimal,
     #[serde(with = "crate::decimal")]
     pub realized_pnl: Decimal,
+    /// Schema v2 (v1 data reads `None`): gross cost basis of every lot quantity closed so
+    /// far (long lots sold, short lots covered), `>= 0`; `None` when unknown (see the
+    /// schema doc).
+    #[serde(default, with = "crate::decimal::opt")]
+    pub closed_cost_basis: Option<Decimal>,
 }
 
 /// One open lot of the portfolio changelog. `fee` is exact decimal text.
@@ -450,6 +455,10 @@ pub struct PortfolioState {
     pub applied_fills: Vec<String>,
     pub pending_instructions: Vec<LotInstructionState>,
     pub marks: Vec<MarkState>,
+    /// Schema v2 (v1 data reads `None`): gross cost basis of every lot quantity closed so
+    /// far, exact decimal text; `None` when unknown.
+    #[serde(default)]
+    pub closed_cost_basis: Option<String>,
 }
 
 #[cfg(test)]

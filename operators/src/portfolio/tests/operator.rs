@@ -290,3 +290,78 @@ fn replay_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+fn portfolio(out: &[PortfolioOutput]) -> &PortfolioSnapshot {
+    out.iter()
+        .find_map(|o| match o {
+            PortfolioOutput::PortfolioSnapshot(s) => Some(s),
+            _ => None,
+        })
+        .expect("a portfolio snapshot")
+}
+
+#[test]
+fn closed_cost_basis_accumulates_long_sales_and_short_covers() {
+    let mut h = Harness::new();
+    let t = at(2024, 5, 1);
+    // Buy 10 @ 100, fee 5: lot basis 1005. Nothing closed yet.
+    let out = h.fill(with_fee(fill("b1", "AAPL", Side::Buy, "10", "100", t), "5"));
+    assert_eq!(portfolio(&out).closed_cost_basis, Some(Decimal::ZERO));
+    // Sell 4 @ 110: closes 4 x 100 + 5 x 4/10 = 402 (the disposal's cost basis).
+    let out = h.fill(fill("s1", "AAPL", Side::Sell, "4", "110", t));
+    assert_eq!(portfolio(&out).closed_cost_basis, Some(dec("402")));
+    // Sell 8 @ 120, fee 2: closes the remaining 6 (6 x 100 + 3 = 603) and opens a short
+    // lot of 2 with the fee share 2 x 2/8 = 0.5: short basis -(2 x 120 - 0.5) = -239.5.
+    let out = h.fill(with_fee(fill("s2", "AAPL", Side::Sell, "8", "120", t), "2"));
+    assert_eq!(portfolio(&out).closed_cost_basis, Some(dec("1005")));
+    assert_eq!(portfolio(&out).cost_basis, dec("-239.5"));
+    // Cover 1 @ 90: closes half the short lot, what it was sold short for: 1 x 120 -
+    // 0.25 = 119.75 (not the covering buy's 90).
+    let out = h.fill(fill("b2", "AAPL", Side::Buy, "1", "90", t));
+    assert_eq!(portfolio(&out).closed_cost_basis, Some(dec("1124.75")));
+    assert_eq!(portfolio(&out).cost_basis, dec("-119.75"));
+    // A duplicate changes nothing.
+    assert!(h
+        .fill(fill("b2", "AAPL", Side::Buy, "1", "90", t))
+        .is_empty());
+    assert_eq!(
+        h.state.as_ref().unwrap().closed_cost_basis,
+        Some(dec("1124.75"))
+    );
+}
+
+#[test]
+fn unknown_closed_cost_basis_stays_unknown() {
+    let mut h = Harness::new();
+    let t = at(2024, 5, 1);
+    h.fill(fill("b1", "AAPL", Side::Buy, "10", "100", t));
+    assert!(h.state.as_ref().unwrap().never_closed());
+    // As restored from a record that predates the field.
+    h.state.as_mut().unwrap().closed_cost_basis = None;
+    let out = h.fill(fill("s1", "AAPL", Side::Sell, "4", "110", t));
+    assert_eq!(portfolio(&out).closed_cost_basis, None);
+    assert_eq!(portfolio(&out).realized_pnl, dec("40"));
+    assert!(!h.state.as_ref().unwrap().never_closed());
+}
+
+#[test]
+fn never_closed_sees_flips_and_full_closes() {
+    let t = at(2024, 5, 1);
+    let tz = TimeZoneRule::Utc;
+    let mut a = AccountState::new("acc-1", LotMethod::Fifo);
+    assert!(a.never_closed());
+    a.apply_fill(&fill("b1", "AAPL", Side::Buy, "10", "100", t), tz)
+        .unwrap();
+    a.apply_fill(&fill("s1", "MSFT", Side::Sell, "3", "50", t), tz)
+        .unwrap();
+    assert!(a.never_closed(), "opening fills only, long and short");
+    // A flip: s2 opens its own full lot, but the lot b1 it closed is gone.
+    let mut flip = a.clone();
+    flip.apply_fill(&fill("s2", "AAPL", Side::Sell, "12", "100", t), tz)
+        .unwrap();
+    assert!(!flip.never_closed());
+    // A full close without a new lot.
+    a.apply_fill(&fill("b2", "MSFT", Side::Buy, "3", "40", t), tz)
+        .unwrap();
+    assert!(!a.never_closed());
+}

@@ -187,6 +187,7 @@ proptest! {
         let mut state: Option<AccountState> = None;
         let (mut gains, mut accepted, mut rejected) = (Vec::new(), Vec::new(), 0usize);
         let mut last_snapshot: BTreeMap<String, PositionSnapshot> = BTreeMap::new();
+        let mut last_portfolio: Option<PortfolioSnapshot> = None;
 
         for (k, input) in log.iter().enumerate() {
             let mut out = Vec::new();
@@ -200,13 +201,19 @@ proptest! {
                     PortfolioOutput::PositionSnapshot(s) => { last_snapshot.insert(s.symbol.clone(), s); }
                     PortfolioOutput::InstructionRejected { .. } => rejected += 1,
                     PortfolioOutput::FillRejected { error, .. } => prop_assert!(false, "rejected: {error}"),
-                    PortfolioOutput::PortfolioSnapshot(_) => {}
+                    PortfolioOutput::PortfolioSnapshot(s) => last_portfolio = Some(s),
                 }
             }
             let reference = recompute(method, &log[..=k]);
             let actual = state.as_ref().map(as_reference).unwrap_or_default();
             prop_assert_eq!(&actual, &reference.positions, "after input {}", k);
             prop_assert_eq!(rejected, reference.rejected_instructions);
+            // A fresh account (no state yet) has closed nothing: a known zero.
+            let closed = state.as_ref().map_or(Some(Decimal::ZERO), |s| s.closed_cost_basis);
+            prop_assert_eq!(closed, Some(reference.closed_cost), "closed cost after input {}", k);
+            if let Some(p) = &last_portfolio {
+                prop_assert_eq!(p.closed_cost_basis, Some(reference.closed_cost), "snapshot after input {}", k);
+            }
         }
 
         let Some(state) = state else { return Ok(()) };
@@ -224,6 +231,9 @@ proptest! {
             let emitted: Decimal = gains.iter().filter(|g| &g.symbol == symbol).map(|g| g.gain).sum();
             prop_assert_eq!(emitted, p.realized_pnl);
         }
+        // The closed total is what the emitted disposals closed.
+        let disposed: Decimal = gains.iter().flat_map(|g| &g.disposals).map(LotDisposal::closed_cost).sum();
+        prop_assert_eq!(state.closed_cost_basis, Some(disposed));
         for g in &gains {
             prop_assert_eq!(g.gain, g.proceeds - g.cost_basis);
             prop_assert_eq!(g.gain, g.short_term_gain + g.long_term_gain);

@@ -24,6 +24,10 @@ pub struct RefPosition {
 pub struct RefOutcome {
     pub positions: BTreeMap<String, RefPosition>,
     pub rejected_instructions: usize,
+    /// Sum over every closed piece of a lot of `|piece qty x lot price +/- the piece's
+    /// share of the lot's opening fee|` (+ for a long lot: cost incl. buy fee; - for a
+    /// short lot: short-sale proceeds net of the sell fee).
+    pub closed_cost: Decimal,
 }
 
 fn share(amount: Decimal, of: Decimal, take: Decimal) -> Decimal {
@@ -89,6 +93,11 @@ pub fn recompute(method: LotMethod, log: &[PortfolioInput]) -> RefOutcome {
                         (take * lot.2 - lot_fee) - (take * f.price + fill_fee)
                     };
                     pos.realized += gain;
+                    out.closed_cost += if lot.1 > Decimal::ZERO {
+                        take * lot.2 + lot_fee
+                    } else {
+                        (take * lot.2 - lot_fee).abs()
+                    };
                     lot.1 -= take * sign(lot.1);
                     lot.3 -= lot_fee;
                     if lot.1.is_zero() {

@@ -126,3 +126,29 @@ fn exact_state_text_is_validated() {
     r.positions.push(w::PositionState { symbol: "X".into(), realized_pnl: "1.5e3".into(), lots: vec![] });
     assert!(matches!(from_state_record(r), Err(CodecError::Undecodable { .. })));
 }
+
+#[test]
+fn closed_cost_basis_is_published_and_restored_from_v1_records_only_when_provable() {
+    let p = Portfolio::default();
+    let c = codec();
+    let mut st = None;
+    // Buy 3 @ 100, fee 0.01; sell 1 @ 110: closes 100 + 0.0033333333 (exact in the state).
+    feed(&p, &c, &mut st, &report("x1", "a1", w::Side::Buy, "3", "100", "0.01", T0));
+    let out = feed(&p, &c, &mut st, &report("x2", "a1", w::Side::Sell, "1", "110", "0", T0 + 1));
+    let pf: w::PortfolioSnapshot = c.decode(&out[2].value).unwrap();
+    assert_eq!(pf.closed_cost_basis, Some(d("100.00333333")));
+    let s = st.clone().unwrap();
+    assert_eq!(s.closed_cost_basis, Some(d("100.0033333333")));
+    let text = state_record(&s).closed_cost_basis.unwrap();
+    assert_eq!(Decimal::from_str_exact(&text).unwrap(), d("100.0033333333"), "{text}");
+    // A v1 record (no field) of this state: it closed a lot, so the total is unknown.
+    let mut v1 = state_record(&s);
+    v1.closed_cost_basis = None;
+    assert_eq!(from_state_record(v1).unwrap().closed_cost_basis, None);
+    // A v1 record of a state that only ever opened lots: provably zero.
+    let mut opened = None;
+    feed(&p, &c, &mut opened, &report("y1", "a1", w::Side::Buy, "3", "100", "0.01", T0));
+    let mut v1 = state_record(opened.as_ref().unwrap());
+    v1.closed_cost_basis = None;
+    assert_eq!(from_state_record(v1).unwrap().closed_cost_basis, Some(Decimal::ZERO));
+}
