@@ -119,7 +119,8 @@ async fn activities_and_watchlists_for_every_kind_of_caller() {
     use crate::watchlists::tests::{WL_OTHER, WL_OWN};
     let json = |v: serde_json::Value| Some(v);
     // (method, path, the path as /openapi.json lists it, body, expected per caller)
-    let rows: Vec<(Method, String, &str, Option<serde_json::Value>, [u16; 5])> = vec![
+    type Row<'a> = (Method, String, &'a str, Option<serde_json::Value>, [u16; 5]);
+    let rows: Vec<Row> = vec![
         (Method::GET, "/v2/account/activities".into(), "/v2/account/activities", None, [200, 200, 200, 200, 401]),
         (Method::GET, "/v2/account/activities?activity_types=FILL,CSD&direction=asc".into(), "/v2/account/activities", None, [200, 200, 200, 200, 401]),
         (Method::GET, "/v2/account/activities/FILL".into(), "/v2/account/activities/{activity_type}", None, [200, 200, 200, 200, 401]),

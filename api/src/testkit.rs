@@ -189,7 +189,7 @@ impl TestApp {
         let ports = Ports::memory(backend.clone(), keys(), clock.clone());
         // No rate limits here: handler tests send bursts (the limits have their own tests).
         let limits = crate::limits::LimitsConfig { per_ip: None, per_key: None, ..Default::default() };
-        let state = AppState::new(ports, calendar, ApiConfig { outcome_wait, limits, ..ApiConfig::default() });
+        let state = AppState::new(ports, calendar, ApiConfig { outcome_wait, limits });
         TestApp { backend, clock, state }
     }
 

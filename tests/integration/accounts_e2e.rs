@@ -114,7 +114,7 @@ impl Driver {
         s.push_back(Step::Account(w::AccountInstruction::OpenAccount(w::OpenAccount {
             owner_id: format!("owner-{i}"),
             kyc_status: if i % 13 == 5 { w::KycStatus::Pending } else { w::KycStatus::Approved },
-            kyc_tier: if i % 3 == 0 { 3 } else { 2 },
+            kyc_tier: if i.is_multiple_of(3) { 3 } else { 2 },
             allow_shorting: i % 4 == 1,
         })));
         let deposit = Decimal::from(rng.random_range(5_000..20_000));

@@ -43,6 +43,7 @@ struct Events {
     funding: u64,
 }
 
+#[allow(clippy::too_many_arguments)] // one field per argument, in the report's column order
 fn exec(id: &str, acct: &str, sym: &str, side: Side, qty: &str, price: &str, fee: &str, at_ns: i64) -> ExecutionReport {
     ExecutionReport {
         exec_id: id.into(),

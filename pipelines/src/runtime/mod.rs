@@ -478,7 +478,7 @@ impl<P: Pipeline> Driver<P> {
         let started = Instant::now();
         self.batches_attempted += 1;
         let n = self.handles.debug_abort_every;
-        if n > 0 && self.batches_attempted % n == 0 {
+        if n > 0 && self.batches_attempted.is_multiple_of(n) {
             return self.abort("debug: injected abort");
         }
         if let Some(changelog) = self.pipeline.changelog() {

@@ -47,6 +47,7 @@ pub enum RestoreError {
 }
 
 /// Reads changelog partitions `parts` from the beginning to their end into stores.
+#[allow(clippy::too_many_arguments)] // each argument is a distinct input of the restore
 pub fn restore<P: Pipeline>(
     pipeline: &P,
     codec: &Codec,
