@@ -281,15 +281,9 @@ mod tests {
 
     #[tokio::test]
     async fn day_pl_sums_the_positions_intraday_pl() {
-        use crate::ports::{AssetView, CloseMarks};
         use schemas::records::{PositionSnapshot, TaxLot};
-        const HOUR: i64 = 3_600 * 1_000_000_000;
         let t = TestApp::new();
-        let today_close = SESSION1_OPEN + 6 * HOUR + 30 * 60 * 1_000_000_000;
-        let yesterday_close = today_close - 24 * HOUR;
-        let mut aapl = t.backend.asset("AAPL").unwrap().unwrap();
-        aapl.marks = CloseMarks { session_close_ns: Some(today_close), previous_close_ns: Some(yesterday_close), previous_close_price: Some(d("155")) };
-        t.backend.put_asset(aapl);
+        let (_, yesterday_close) = t.mark_aapl_previous_close();
         let lot = |id: &str, qty: &str, price: &str, at: i64| TaxLot { lot_id: id.into(), qty: d(qty), price: d(price), acquired_at_ns: at, fee: Some(d("0")) };
         t.backend.put_position(PositionSnapshot {
             account_id: "acc-1".into(),
