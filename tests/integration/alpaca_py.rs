@@ -14,7 +14,7 @@
 //! makes one): without it the test fails and says how to set it.
 //! After the script: A's cash in `accounts.snapshots` is exactly funded - 3 x price.
 
-use crate::api_platform::{python, repo_root, AccountSpec, Platform};
+use crate::api_platform::{python, repo_root, wait_or_kill, AccountSpec, Platform};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::process::{Command, Stdio};
@@ -71,17 +71,7 @@ async fn scenario(py: String) {
         .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
         .spawn()
         .unwrap_or_else(|e| panic!("running {py} {}: {e}", script.display()));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > SCRIPT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let status = wait_or_kill(&mut child, started, SCRIPT_TIMEOUT);
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     let report = format!("stdout:\n{stdout}\nstderr:\n{stderr}\napi log: {}", p.api.log.display());

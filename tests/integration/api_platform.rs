@@ -18,6 +18,23 @@ use tests::{create_prefixed_topics, free_port, producer, send, Processor};
 
 const PARTITIONS: i32 = 3;
 
+/// Waits for an outside client until it exits, or kills it once `timeout` has passed since
+/// `started`: `None` when it had to be killed. Blocks the calling thread (a scenario run
+/// with `block_on` on the test's own thread; the platform runs in child processes).
+pub fn wait_or_kill(child: &mut std::process::Child, started: std::time::Instant, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = child.try_wait().expect("polling a client process") {
+            return Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// The Python with the client packages (`tests/clients/requirements.txt`). Fails, never
 /// skips, when `TRADEFLOW_PYTHON` is unset or lacks them.
 pub fn python(module: &str) -> String {

@@ -18,7 +18,7 @@
 //! Needs `TRADEFLOW_PYTHON` with chdb (scripts/test.sh makes it); fails and says how to set
 //! it when missing. `clickhouse_current_sql` needs neither Kafka nor a ClickHouse server.
 
-use crate::api_platform::{python, repo_root};
+use crate::api_platform::{python, repo_root, wait_or_kill};
 use crate::clickhouse_sink::clickhouse_url;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -112,17 +112,7 @@ fn run_check(extra: &[&str]) -> serde_json::Value {
         .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
         .spawn()
         .unwrap_or_else(|e| panic!("running {py} {}: {e}", script.display()));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > SCRIPT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_or_kill(&mut child, started, SCRIPT_TIMEOUT);
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     let report = format!("stdout:\n{stdout}\nstderr:\n{stderr}");

@@ -16,7 +16,7 @@
 //! Needs `TRADEFLOW_PYTHON` with schemathesis (tests/clients/requirements.txt); fails and
 //! says how to set it when missing. The run's JUnit report is kept in the temp directory.
 
-use crate::api_platform::{python, AccountSpec, Platform};
+use crate::api_platform::{python, wait_or_kill, AccountSpec, Platform};
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -85,17 +85,7 @@ async fn scenario(py: String) {
         .stderr(Stdio::from(out))
         .spawn()
         .unwrap_or_else(|e| panic!("running {py} -m schemathesis.cli: {e}"));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let status = wait_or_kill(&mut child, started, RUN_TIMEOUT);
     let output = std::fs::read_to_string(&out_path).unwrap_or_default();
     eprintln!("schemathesis ran {:.1?}; output {} (report: {})", started.elapsed(), out_path.display(), report_dir.display());
     let report = format!("{output}\napi log: {}", p.api.log.display());
