@@ -166,17 +166,12 @@ mod tests {
 
     #[tokio::test]
     async fn last_equity_is_the_equity_at_the_previous_close() {
-        use crate::ports::{AccountView, AssetView, CloseMarks};
+        use crate::ports::{AccountView, AssetView};
         use schemas::records::CloseQty;
-        const HOUR: i64 = 3_600 * 1_000_000_000;
         let t = TestApp::new();
         // Without close marks: not known, equal to equity.
         assert_eq!(t.get(TRADER, "/v2/account").await.1["last_equity"], "11619.65");
-        let today_close = SESSION1_OPEN + 6 * HOUR + 30 * 60 * 1_000_000_000;
-        let yesterday_close = today_close - 24 * HOUR;
-        let mut aapl = t.backend.asset("AAPL").unwrap().unwrap();
-        aapl.marks = CloseMarks { session_close_ns: Some(today_close), previous_close_ns: Some(yesterday_close), previous_close_price: Some(d("155.01")) };
-        t.backend.put_asset(aapl);
+        let (today_close, yesterday_close) = t.mark_aapl_previous_close("155.01");
         let mut a = t.backend.account("acc-1").unwrap().unwrap();
         a.session_close_ns = Some(today_close);
         a.close_at_ns = Some(yesterday_close);

@@ -283,7 +283,7 @@ mod tests {
     async fn day_pl_sums_the_positions_intraday_pl() {
         use schemas::records::{PositionSnapshot, TaxLot};
         let t = TestApp::new();
-        let (_, yesterday_close) = t.mark_aapl_previous_close();
+        let (_, yesterday_close) = t.mark_aapl_previous_close("155");
         let lot = |id: &str, qty: &str, price: &str, at: i64| TaxLot { lot_id: id.into(), qty: d(qty), price: d(price), acquired_at_ns: at, fee: Some(d("0")) };
         t.backend.put_position(PositionSnapshot {
             account_id: "acc-1".into(),

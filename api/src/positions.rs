@@ -271,7 +271,7 @@ mod tests {
     async fn intraday_fields_against_the_previous_close_and_lots_opened_today() {
         use schemas::records::{PositionSnapshot, TaxLot};
         let t = TestApp::new();
-        let (today_close, yesterday_close) = t.mark_aapl_previous_close();
+        let (today_close, yesterday_close) = t.mark_aapl_previous_close("155");
         let lot = |id: &str, qty: &str, price: &str, at: i64, fee: &str| TaxLot { lot_id: id.into(), qty: d(qty), price: d(price), acquired_at_ns: at, fee: Some(d(fee)) };
         t.backend.put_position(PositionSnapshot {
             account_id: "acc-1".into(),

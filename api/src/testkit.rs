@@ -163,15 +163,15 @@ pub struct TestApp {
 pub const HOUR: i64 = 3_600 * 1_000_000_000;
 
 impl TestApp {
-    /// Gives AAPL session marks for the intraday tests: the current session closes 6.5 h
-    /// after [`SESSION1_OPEN`], the previous close was 24 h before that at 155. Returns
-    /// `(today_close, yesterday_close)`.
-    pub fn mark_aapl_previous_close(&self) -> (i64, i64) {
+    /// Gives AAPL session marks for the previous-close tests: the current session closes
+    /// 6.5 h after [`SESSION1_OPEN`], the previous close was 24 h before that at
+    /// `close_price`. Returns `(today_close, yesterday_close)`.
+    pub fn mark_aapl_previous_close(&self, close_price: &str) -> (i64, i64) {
         use crate::ports::AssetView;
         let today_close = SESSION1_OPEN + 6 * HOUR + 30 * 60 * 1_000_000_000;
         let yesterday_close = today_close - 24 * HOUR;
         let mut aapl = self.backend.asset("AAPL").unwrap().unwrap();
-        aapl.marks = CloseMarks { session_close_ns: Some(today_close), previous_close_ns: Some(yesterday_close), previous_close_price: Some(d("155")) };
+        aapl.marks = CloseMarks { session_close_ns: Some(today_close), previous_close_ns: Some(yesterday_close), previous_close_price: Some(d(close_price)) };
         self.backend.put_asset(aapl);
         (today_close, yesterday_close)
     }

@@ -50,11 +50,43 @@ fn key_text(key: Option<&[u8]>) -> Option<String> {
 
 // ---------------------------------------------------------------------------------------
 
-/// Latest account snapshot per account id.
-#[derive(Default)]
-pub struct AccountsView(Ready<BTreeMap<String, AccountSnapshot>>);
+/// A snapshot record keyed by its account id on its compacted topic.
+pub trait AccountKeyed: schemas::AvroRecord + Send + Sync {
+    /// The view's name in logs and "catching up" errors.
+    const VIEW: &'static str;
+    fn account_id(&self) -> &str;
+}
 
-impl Fold for AccountsView {
+impl AccountKeyed for AccountSnapshot {
+    const VIEW: &'static str = "accounts";
+    fn account_id(&self) -> &str {
+        &self.account_id
+    }
+}
+
+impl AccountKeyed for PortfolioSnapshot {
+    const VIEW: &'static str = "portfolios";
+    fn account_id(&self) -> &str {
+        &self.account_id
+    }
+}
+
+/// Latest snapshot per account id: a tombstone removes the account's entry.
+pub struct ByAccount<T>(Ready<BTreeMap<String, T>>);
+
+impl<T> Default for ByAccount<T> {
+    fn default() -> Self {
+        ByAccount(Ready::default())
+    }
+}
+
+impl<T: AccountKeyed + Clone> ByAccount<T> {
+    fn get(&self, account_id: &str) -> Result<Option<T>, PortError> {
+        Ok(self.0.read(T::VIEW)?.get(account_id).cloned())
+    }
+}
+
+impl<T: AccountKeyed> Fold for ByAccount<T> {
     fn apply(&self, _topic: usize, key: Option<&[u8]>, value: Option<&[u8]>, decoder: &Decoder, stop: &AtomicBool) {
         match value {
             None => {
@@ -62,11 +94,11 @@ impl Fold for AccountsView {
                     self.0.write().remove(&k);
                 }
             }
-            Some(v) => match decoder.decode::<AccountSnapshot>(v, stop) {
+            Some(v) => match decoder.decode::<T>(v, stop) {
                 Ok(s) => {
-                    self.0.write().insert(s.account_id.clone(), s);
+                    self.0.write().insert(s.account_id().to_owned(), s);
                 }
-                Err(e) => tracing::warn!(error = %e, "accounts view: undecodable snapshot skipped"),
+                Err(e) => tracing::warn!(error = %e, "{} view: undecodable snapshot skipped", T::VIEW),
             },
         }
     }
@@ -76,9 +108,22 @@ impl Fold for AccountsView {
     }
 }
 
+/// Latest account snapshot per account id (`accounts.snapshots`).
+pub type AccountsView = ByAccount<AccountSnapshot>;
+
 impl AccountView for AccountsView {
     fn account(&self, account_id: &str) -> Result<Option<AccountSnapshot>, PortError> {
-        Ok(self.0.read("accounts")?.get(account_id).cloned())
+        self.get(account_id)
+    }
+}
+
+/// Latest portfolio summary per account id (`portfolios.snapshots`, as the portfolio
+/// pipeline writes it).
+pub type PortfoliosView = ByAccount<PortfolioSnapshot>;
+
+impl PortfolioView for PortfoliosView {
+    fn portfolio(&self, account_id: &str) -> Result<Option<PortfolioSnapshot>, PortError> {
+        self.get(account_id)
     }
 }
 
@@ -121,41 +166,6 @@ impl PositionView for PositionsView {
     fn position(&self, account_id: &str, symbol: &str) -> Result<Option<PositionSnapshot>, PortError> {
         let g = self.0.read("positions")?;
         Ok(g.get(&(account_id.to_string(), symbol.to_string())).filter(|p| !p.qty.is_zero()).cloned())
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-
-/// Latest portfolio summary per account id (key account id, as the portfolio pipeline
-/// writes it).
-#[derive(Default)]
-pub struct PortfoliosView(Ready<BTreeMap<String, PortfolioSnapshot>>);
-
-impl Fold for PortfoliosView {
-    fn apply(&self, _topic: usize, key: Option<&[u8]>, value: Option<&[u8]>, decoder: &Decoder, stop: &AtomicBool) {
-        match value {
-            None => {
-                if let Some(k) = key_text(key) {
-                    self.0.write().remove(&k);
-                }
-            }
-            Some(v) => match decoder.decode::<PortfolioSnapshot>(v, stop) {
-                Ok(s) => {
-                    self.0.write().insert(s.account_id.clone(), s);
-                }
-                Err(e) => tracing::warn!(error = %e, "portfolios view: undecodable snapshot skipped"),
-            },
-        }
-    }
-
-    fn caught_up(&self) {
-        self.0.ready.store(true, Ordering::SeqCst);
-    }
-}
-
-impl PortfolioView for PortfoliosView {
-    fn portfolio(&self, account_id: &str) -> Result<Option<PortfolioSnapshot>, PortError> {
-        Ok(self.0.read("portfolios")?.get(account_id).cloned())
     }
 }
 
