@@ -30,6 +30,7 @@
 pub mod sink;
 pub mod migrate;
 pub mod rows;
+pub mod rowbinary;
 pub mod reports;
 pub mod metrics;
 pub mod bench;

@@ -9,12 +9,15 @@
 //!
 //! Loop:
 //! 1. Poll records into an in-memory batch until it holds `batch_records` records or
-//!    `batch_interval` has passed since its first record.
+//!    `batch_interval` has passed since its first record. Each record is decoded, mapped
+//!    to its table's row(s) and encoded as RowBinary at once ([`crate::rowbinary`]): the
+//!    batch holds one ready request body per table, not rows.
 //! 2. Hand the batch to a flush task and keep filling the next batch meanwhile. At most one
 //!    flush is in flight: the next one starts only after the previous one finished, so
 //!    offsets are committed in batch order, and a batch is never sent after one that could
 //!    not be inserted. A rebalance or shutdown first waits for the in-flight flush.
-//!    The flush INSERTs each table's rows (one INSERT per non-empty table). A failed INSERT (ClickHouse
+//!    The flush INSERTs each table's rows (one INSERT per non-empty table, its body sent
+//!    whole, so ClickHouse never waits for a serializer that shares a CPU with the poll). A failed INSERT (ClickHouse
 //!    down, timeout, HTTP error) is retried with exponential backoff (`retry_initial` up to
 //!    `retry_max`) until it succeeds or shutdown is requested; Kafka is not committed
 //!    meanwhile. Partially applied INSERTs are harmless (rows are idempotent, see the crate
@@ -45,6 +48,7 @@
 //! a run are also returned in [`SinkSummary`].
 
 use crate::metrics::SinkMetrics;
+use crate::rowbinary::{EncodeError, Encoded};
 use crate::rows::{
     DeadLetterRow, ExecutionRow, FundingEventRow, LedgerPostingRow, OrderEventRow, Origin, RowError, SinkRejectRow,
     TradeRow,
@@ -171,6 +175,10 @@ pub enum SinkError {
     Kafka(#[from] KafkaError),
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A reject row could not be encoded (a bug: its columns are strings and integers). The
+    /// sink stops before committing the record, so it is delivered again after a fix.
+    #[error("sink_rejects_raw row for {topic}/{partition}@{offset}: {error}")]
+    RejectRow { topic: String, partition: i32, offset: i64, error: EncodeError },
 }
 
 /// Counts of one run.
@@ -233,15 +241,17 @@ impl ConsumerContext for Ctx {
     }
 }
 
+/// The rows of the records polled since the last flush, per table, already encoded
+/// ([`Encoded`]), with the offsets to commit once they are in ClickHouse.
 #[derive(Default)]
 struct Batch {
-    orders: Vec<OrderEventRow>,
-    executions: Vec<ExecutionRow>,
-    trades: Vec<TradeRow>,
-    postings: Vec<LedgerPostingRow>,
-    funding: Vec<FundingEventRow>,
-    dead_letters: Vec<DeadLetterRow>,
-    rejects: Vec<SinkRejectRow>,
+    orders: Encoded<OrderEventRow>,
+    executions: Encoded<ExecutionRow>,
+    trades: Encoded<TradeRow>,
+    postings: Encoded<LedgerPostingRow>,
+    funding: Encoded<FundingEventRow>,
+    dead_letters: Encoded<DeadLetterRow>,
+    rejects: Encoded<SinkRejectRow>,
     records: usize,
     /// Next offset to commit per (topic, partition).
     next: BTreeMap<String, BTreeMap<i32, i64>>,
@@ -264,30 +274,30 @@ impl Batch {
         }
     }
 
-    /// An empty batch with room for as many rows per table as `prev` held: batches of one
-    /// stream tend to look alike, and growing a `Vec` of 10,000 rows by doubling copies
-    /// every row several times.
+    /// An empty batch with room for as many bytes per table as `prev` held: batches of one
+    /// stream tend to look alike, and growing a buffer of megabytes by doubling copies it
+    /// several times.
     fn sized_like(prev: &Batch) -> Batch {
         Batch {
-            orders: Vec::with_capacity(prev.orders.len()),
-            executions: Vec::with_capacity(prev.executions.len()),
-            trades: Vec::with_capacity(prev.trades.len()),
-            postings: Vec::with_capacity(prev.postings.len()),
-            funding: Vec::with_capacity(prev.funding.len()),
-            dead_letters: Vec::with_capacity(prev.dead_letters.len()),
-            rejects: Vec::new(),
+            orders: Encoded::with_capacity(prev.orders.bytes().len()),
+            executions: Encoded::with_capacity(prev.executions.bytes().len()),
+            trades: Encoded::with_capacity(prev.trades.bytes().len()),
+            postings: Encoded::with_capacity(prev.postings.bytes().len()),
+            funding: Encoded::with_capacity(prev.funding.bytes().len()),
+            dead_letters: Encoded::with_capacity(prev.dead_letters.bytes().len()),
+            rejects: Encoded::default(),
             ..Batch::default()
         }
     }
 
     fn rows(&self) -> usize {
-        self.orders.len()
-            + self.executions.len()
-            + self.trades.len()
-            + self.postings.len()
-            + self.funding.len()
-            + self.dead_letters.len()
-            + self.rejects.len()
+        self.orders.rows()
+            + self.executions.rows()
+            + self.trades.rows()
+            + self.postings.rows()
+            + self.funding.rows()
+            + self.dead_letters.rows()
+            + self.rejects.rows()
     }
 }
 
@@ -391,7 +401,7 @@ pub async fn run(
                             None => Err(AddError::Rejected("record has no value".into())),
                         };
                         if let Err(failure) = added {
-                            add_failed(failure, &mut batch, *table, &m, origin, &codec, &lookup, &cfg, &shutdown, &mut summary, &metrics).await;
+                            add_failed(failure, &mut batch, *table, &m, origin, &codec, &lookup, &cfg, &shutdown, &mut summary, &metrics).await?;
                         }
                         batch.set_next(m.topic(), m.partition(), m.offset() + 1);
                         batch.records += 1;
@@ -570,14 +580,14 @@ fn add_rows(batch: &mut Batch, table: Table, value: &[u8], origin: &Origin, code
         r.map_err(|e| AddError::Rejected(e.to_string()))
     }
     match table {
-        Table::OrderEvents => batch.orders.push(rowed(OrderEventRow::new(decoded::<OrderEvent>(codec, value)?, origin))?),
-        Table::Executions => batch.executions.push(rowed(ExecutionRow::new(decoded::<ExecutionReport>(codec, value)?, origin))?),
-        Table::Trades => batch.trades.push(rowed(TradeRow::new(decoded::<Trade>(codec, value)?, origin))?),
-        Table::LedgerPostings => batch.postings.extend(rowed(LedgerPostingRow::rows(decoded::<LedgerEntry>(codec, value)?, origin))?),
-        Table::FundingEvents => batch.funding.push(rowed(FundingEventRow::new(decoded::<FundingEvent>(codec, value)?, origin))?),
-        Table::DeadLetters => batch.dead_letters.push(DeadLetterRow::new(decoded::<DeadLetter>(codec, value)?, origin)),
+        Table::OrderEvents => batch.orders.push(&rowed(OrderEventRow::new(decoded::<OrderEvent>(codec, value)?, origin))?),
+        Table::Executions => batch.executions.push(&rowed(ExecutionRow::new(decoded::<ExecutionReport>(codec, value)?, origin))?),
+        Table::Trades => batch.trades.push(&rowed(TradeRow::new(decoded::<Trade>(codec, value)?, origin))?),
+        Table::LedgerPostings => batch.postings.extend(&rowed(LedgerPostingRow::rows(decoded::<LedgerEntry>(codec, value)?, origin))?),
+        Table::FundingEvents => batch.funding.push(&rowed(FundingEventRow::new(decoded::<FundingEvent>(codec, value)?, origin))?),
+        Table::DeadLetters => batch.dead_letters.push(&DeadLetterRow::new(decoded::<DeadLetter>(codec, value)?, origin)),
     }
-    Ok(())
+    .map_err(|e| AddError::Rejected(e.to_string()))
 }
 
 /// The slow path of a record that [`add_rows`] could not add: learns an unknown writer
@@ -595,12 +605,12 @@ async fn add_failed(
     shutdown: &AtomicBool,
     summary: &mut SinkSummary,
     metrics: &SinkMetrics,
-) {
+) -> Result<(), SinkError> {
     let error = match failure {
         AddError::Rejected(e) => e,
         AddError::UnknownSchema(id) => match learn(codec, lookup, id, cfg, shutdown).await {
             Ok(()) => match m.payload().map(|v| add_rows(batch, table, v, &origin, codec)) {
-                Some(Ok(())) => return,
+                Some(Ok(())) => return Ok(()),
                 Some(Err(AddError::Rejected(e))) => e,
                 Some(Err(AddError::UnknownSchema(id))) => format!("schema id {id} still unknown after learning it"),
                 None => "record has no value".to_string(),
@@ -609,30 +619,24 @@ async fn add_failed(
         },
     };
     tracing::warn!(topic = &*origin.topic, partition = origin.partition, offset = origin.offset, error, "sink: record rejected");
-    batch.rejects.push(SinkRejectRow::new(&origin, error, m.key(), m.payload()));
+    batch.rejects.push(&SinkRejectRow::new(&origin, error, m.key(), m.payload())).map_err(|error| SinkError::RejectRow {
+        topic: origin.topic.to_string(),
+        partition: origin.partition,
+        offset: origin.offset,
+        error,
+    })?;
     summary.rejects += 1;
     metrics.rejects.inc();
+    Ok(())
 }
 
-pub(crate) async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(
-    client: &Client,
-    table: &str,
-    rows: &[T],
-    timeout: Duration,
-) -> Result<(), clickhouse::error::Error> {
-    let mut ins = client.insert::<T>(table).await?.with_timeouts(Some(timeout), Some(timeout));
-    for r in rows {
-        ins.write(r).await?;
-    }
-    ins.end().await
-}
-
-/// INSERTs `rows` into `table`, retrying with backoff. `false` if shutdown interrupted it.
-async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+/// INSERTs the encoded `rows` into `table`, retrying with backoff. `false` if shutdown
+/// interrupted it.
+async fn insert_retrying<T: clickhouse::Row + serde::Serialize>(
     cfg: &SinkConfig,
     client: &Client,
     table: &str,
-    rows: &[T],
+    rows: Encoded<T>,
     shutdown: &AtomicBool,
     summary: &mut SinkSummary,
     metrics: &SinkMetrics,
@@ -640,11 +644,13 @@ async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
     if rows.is_empty() {
         return true;
     }
+    let n = rows.rows();
+    let body = rows.into_body(table);
     let mut backoff = cfg.retry_initial;
     loop {
-        match insert(client, table, rows, cfg.insert_timeout).await {
+        match body.insert(client, cfg.insert_timeout).await {
             Ok(()) => {
-                metrics.rows(table, rows.len());
+                metrics.rows(table, n);
                 return true;
             }
             Err(e) => {
@@ -654,7 +660,7 @@ async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
                     tracing::warn!(table, error = %e, "sink: INSERT failed at shutdown; batch left uncommitted");
                     return false;
                 }
-                tracing::warn!(table, rows = rows.len(), error = %e, retry_in = ?backoff, "sink: INSERT failed, retrying");
+                tracing::warn!(table, rows = n, error = %e, retry_in = ?backoff, "sink: INSERT failed, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(cfg.retry_max);
             }
@@ -665,18 +671,19 @@ async fn insert_retrying<T: clickhouse::RowOwned + clickhouse::RowWrite>(
 /// Writes the batch to ClickHouse, then commits its offsets (uncommitted records are
 /// delivered again after a restart or rebalance). Runs as its own task while the loop
 /// fills the next batch.
-async fn flush(shared: Arc<Shared>, b: Batch) -> Flushed {
+async fn flush(shared: Arc<Shared>, mut b: Batch) -> Flushed {
     let Shared { cfg, client, consumer, shutdown, metrics } = &*shared;
     let mut local = SinkSummary::default();
     let summary = &mut local;
     let t0 = Instant::now();
-    let ok = insert_retrying(cfg, client, "order_events_raw", &b.orders, shutdown, summary, metrics).await
-        && insert_retrying(cfg, client, "executions_raw", &b.executions, shutdown, summary, metrics).await
-        && insert_retrying(cfg, client, "trades_raw", &b.trades, shutdown, summary, metrics).await
-        && insert_retrying(cfg, client, "ledger_postings_raw", &b.postings, shutdown, summary, metrics).await
-        && insert_retrying(cfg, client, "funding_events_raw", &b.funding, shutdown, summary, metrics).await
-        && insert_retrying(cfg, client, "dead_letters_raw", &b.dead_letters, shutdown, summary, metrics).await
-        && insert_retrying(cfg, client, "sink_rejects_raw", &b.rejects, shutdown, summary, metrics).await;
+    let rows = b.rows();
+    let ok = insert_retrying(cfg, client, "order_events_raw", std::mem::take(&mut b.orders), shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "executions_raw", std::mem::take(&mut b.executions), shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "trades_raw", std::mem::take(&mut b.trades), shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "ledger_postings_raw", std::mem::take(&mut b.postings), shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "funding_events_raw", std::mem::take(&mut b.funding), shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "dead_letters_raw", std::mem::take(&mut b.dead_letters), shutdown, summary, metrics).await
+        && insert_retrying(cfg, client, "sink_rejects_raw", std::mem::take(&mut b.rejects), shutdown, summary, metrics).await;
     if !ok {
         return Flushed { inserted: false, summary: local, next: BTreeMap::new() };
     }
@@ -696,7 +703,7 @@ async fn flush(shared: Arc<Shared>, b: Batch) -> Flushed {
         Ok(()) => {
             summary.batches += 1;
             summary.records += b.records as u64;
-            summary.rows += b.rows() as u64;
+            summary.rows += rows as u64;
             let now = Instant::now();
             if summary.first_record_at.is_none() {
                 summary.first_record_at = b.first_at;
@@ -705,7 +712,7 @@ async fn flush(shared: Arc<Shared>, b: Batch) -> Flushed {
             metrics.batches.inc();
             metrics.batch_latency.observe(now.duration_since(t0).as_secs_f64());
             let committed_ms = now.duration_since(t0).as_millis() - inserted_ms;
-            tracing::info!(records = b.records, rows = b.rows(), inserted_ms, committed_ms, "sink: batch committed");
+            tracing::info!(records = b.records, rows, inserted_ms, committed_ms, "sink: batch committed");
         }
         Err(e) => tracing::warn!(error = %e, records = b.records, "sink: offset commit failed; the batch will be delivered again"),
     }

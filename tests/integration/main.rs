@@ -8,6 +8,7 @@ mod api_platform;
 mod api_e2e;
 mod clickhouse_current;
 mod clickhouse_reports;
+mod clickhouse_rowbinary;
 mod clickhouse_sink;
 mod matching_e2e;
 mod demo;
