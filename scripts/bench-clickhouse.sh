@@ -12,7 +12,8 @@
 # figures; asserts nothing. Environment: KAFKA_BROKERS / CLICKHOUSE_URL (else the project's
 # scripts start both), TRADEFLOW_CH_DIR (ClickHouse pid file dir, default
 # /tmp/tradeflow-clickhouse), BENCH_RECORDS (600000), BENCH_ROUNDS (5), BENCH_MODES
-# ("shared split").
+# ("shared split"), BENCH_RAW_ORDER (delivery: the raw peer batches the rows as a consumer
+# received them, like the sink; produced: production order).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${BENCH_RECORDS:-600000}
@@ -60,5 +61,5 @@ for mode in $modes; do
   esac
   echo "== $mode: $records records x $rounds rounds" >&2
   RUST_LOG=warn "${pin[@]}" "${CARGO_TARGET_DIR:-target}/release/tradeflow" bench clickhouse --records "$records" --rounds "$rounds" \
-    --clickhouse-pid "$ch_pid" ${kafka_pid:+--kafka-pid "$kafka_pid"} --freshness-secs "${BENCH_FRESHNESS_SECS:-15}" | sed "s/^/$mode: /"
+    --clickhouse-pid "$ch_pid" ${kafka_pid:+--kafka-pid "$kafka_pid"} --freshness-secs "${BENCH_FRESHNESS_SECS:-15}" --raw-order "${BENCH_RAW_ORDER:-delivery}" | sed "s/^/$mode: /"
 done

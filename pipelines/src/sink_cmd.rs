@@ -124,6 +124,16 @@ pub struct ClickhouseBenchArgs {
     /// (diagnostics; e.g. `$(cat /tmp/tradeflow-kafka/kafka.pid)`).
     #[arg(long)]
     kafka_pid: Option<u32>,
+    /// How the raw peer batches the rows: `delivery` (as a consumer of the topic received
+    /// them, like the sink's batches) or `produced` (production order).
+    #[arg(long, value_enum, default_value_t = RawOrderArg::Delivery)]
+    raw_order: RawOrderArg,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RawOrderArg {
+    Delivery,
+    Produced,
 }
 
 /// The embedded-or-HTTP registry as the sink's codec and schema lookup.
@@ -157,6 +167,10 @@ pub async fn bench(a: ClickhouseBenchArgs) -> anyhow::Result<()> {
         freshness_interval: Duration::from_millis(a.freshness_interval_ms),
         clickhouse_pid: a.clickhouse_pid,
         kafka_pid: a.kafka_pid,
+        raw_order: match a.raw_order {
+            RawOrderArg::Delivery => sinks::bench::RawOrder::Delivery,
+            RawOrderArg::Produced => sinks::bench::RawOrder::Produced,
+        },
     };
     let report = sinks::bench::run(cfg, codec, lookup).await.context("clickhouse benchmark")?;
     println!("{}", serde_json::to_string(&report)?);

@@ -9,7 +9,12 @@
 //!   received to the last commit.
 //! - **raw**: the same rows (same values, same Kafka origin columns), already in memory,
 //!   INSERTed as RowBinary over HTTP with the same client and batch size. Timed from the
-//!   first INSERT to the end of the last.
+//!   first INSERT to the end of the last. By default ([`RawOrder::Delivery`]) the rows are
+//!   batched in the order a consumer of the topic received them (recorded by the
+//!   consume-only diagnostic), as the sink's batches are: a batch then holds runs of each
+//!   partition, like the sink's, rather than consecutive production indexes, which
+//!   ClickHouse compresses ~13% smaller and inserts with less CPU (measured with
+//!   `system.query_log`). [`RawOrder::Produced`] keeps production order.
 //!
 //! Before each phase the benchmark waits until ClickHouse runs no background merge, so a
 //! phase does not pay for the merges of the one before it.
@@ -58,6 +63,18 @@ pub struct BenchConfig {
     pub clickhouse_pid: Option<u32>,
     /// The Kafka broker's process id, to report its CPU time while it serves the sink.
     pub kafka_pid: Option<u32>,
+    /// How the raw peer's rows are batched.
+    pub raw_order: RawOrder,
+}
+
+/// The order in which the raw peer batches the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawOrder {
+    /// As a consumer of the topic received them (partition runs, like the sink's batches).
+    Delivery,
+    /// As they were produced (round-robin over partitions: consecutive indexes).
+    Produced,
 }
 
 /// Why the benchmark failed.
@@ -140,6 +157,7 @@ pub struct BenchReport {
     pub records: usize,
     pub batch_records: usize,
     pub partitions: i32,
+    pub raw_order: RawOrder,
     pub rounds: Vec<Round>,
     pub median_sink_rows_per_s: f64,
     pub median_raw_rows_per_s: f64,
@@ -293,7 +311,10 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
     let url = cfg.clickhouse_url.as_str();
 
     // Diagnostics (not part of the ratio): what the sink's two halves cost alone.
-    let consume_rps = consume_only(&cfg.brokers, &topic, &format!("{prefix}consume-only"), n).await?;
+    let (consume_rps, delivered) = consume_only(&cfg.brokers, &topic, &format!("{prefix}consume-only"), n).await?;
+    if cfg.raw_order == RawOrder::Delivery {
+        rows = in_delivery_order(rows, &delivered, parts)?;
+    }
     let t0 = Instant::now();
     for (i, v) in values.iter().enumerate() {
         let x: ExecutionReport = codec.decode(v).map_err(|e| BenchError::Other(e.to_string()))?;
@@ -391,6 +412,7 @@ pub async fn run(cfg: BenchConfig, codec: Arc<Codec>, lookup: SchemaLookup) -> R
         records: n,
         batch_records: cfg.batch_records,
         partitions: cfg.partitions,
+        raw_order: cfg.raw_order,
         median_sink_rows_per_s: median(rounds.iter().map(|r| r.sink_rows_per_s).collect()),
         median_raw_rows_per_s: median(rounds.iter().map(|r| r.raw_rows_per_s).collect()),
         median_ratio: median(rounds.iter().map(|r| r.ratio).collect()),
@@ -428,9 +450,32 @@ async fn run_sink_until(
     Ok((summary, metrics))
 }
 
-/// Reads `n` records of `topic` with the sink's consumer settings, doing nothing with them;
-/// records/s from the first record to the n-th.
-async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Result<f64, BenchError> {
+/// `rows` (row `i` = record `i`, on partition `i % parts` at offset `i / parts`) in the
+/// order of `delivered` ((partition, offset) as a consumer received them); an error unless
+/// `delivered` names every record exactly once.
+fn in_delivery_order(rows: Vec<ExecutionRow>, delivered: &[(i32, i64)], parts: usize) -> Result<Vec<ExecutionRow>, BenchError> {
+    let mut slots: Vec<Option<ExecutionRow>> = rows.into_iter().map(Some).collect();
+    let n = slots.len();
+    let out: Option<Vec<ExecutionRow>> = delivered
+        .iter()
+        .map(|&(p, o)| {
+            let i = usize::try_from(o).ok()?.checked_mul(parts)?.checked_add(usize::try_from(p).ok()?)?;
+            slots.get_mut(i)?.take()
+        })
+        .collect();
+    match out {
+        Some(v) if v.len() == n => Ok(v),
+        _ => Err(BenchError::Other(format!(
+            "the consume-only pass did not deliver each of the {n} records exactly once ({} deliveries)",
+            delivered.len()
+        ))),
+    }
+}
+
+/// Reads `n` records of `topic` with the sink's consumer settings, doing nothing with them
+/// but note their (partition, offset); records/s from the first record to the n-th, and
+/// the delivery order.
+async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Result<(f64, Vec<(i32, i64)>), BenchError> {
     use futures_util::StreamExt;
     use rdkafka::consumer::{Consumer, StreamConsumer};
     let c: StreamConsumer = ClientConfig::new()
@@ -446,6 +491,7 @@ async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Resu
     let mut stream = c.stream();
     let mut first = None;
     let mut got = 0usize;
+    let mut order = Vec::with_capacity(n);
     let deadline = Instant::now() + Duration::from_secs(300);
     // The sink's read pattern: wait for one record, then drain what is already fetched.
     while got < n && Instant::now() < deadline {
@@ -454,6 +500,7 @@ async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Resu
             if let Ok(m) = r {
                 first.get_or_insert_with(Instant::now);
                 std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
+                order.push((rdkafka::Message::partition(&m), rdkafka::Message::offset(&m)));
                 got += 1;
             }
             if got >= n {
@@ -464,7 +511,7 @@ async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Resu
         }
     }
     let Some(first) = first else { return Err(BenchError::Other("consume-only read nothing".into())) };
-    Ok(got as f64 / first.elapsed().as_secs_f64())
+    Ok((got as f64 / first.elapsed().as_secs_f64(), order))
 }
 
 #[derive(clickhouse::Row, Deserialize)]
@@ -576,6 +623,22 @@ async fn freshness(cfg: &BenchConfig, tag: &str, codec: Arc<Codec>, lookup: Sche
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_rows_follow_the_delivery_order_and_every_record_once() {
+        let topic: std::sync::Arc<str> = "t".into();
+        let rows: Vec<ExecutionRow> = (0..6)
+            .map(|i| ExecutionRow::new(execution(i, 0), &Origin { topic: topic.clone(), partition: (i % 2) as i32, offset: (i / 2) as i64 }).unwrap())
+            .collect();
+        let delivered = [(1, 0), (1, 1), (1, 2), (0, 0), (0, 1), (0, 2)];
+        let got = in_delivery_order(rows.clone(), &delivered, 2).unwrap();
+        let idx: Vec<(i32, i64)> = got.iter().map(|r| (r.kafka_partition, r.kafka_offset)).collect();
+        assert_eq!(idx, delivered);
+        assert_eq!(got[0], rows[1]);
+        assert!(in_delivery_order(rows.clone(), &delivered[..5], 2).is_err(), "a record missing");
+        assert!(in_delivery_order(rows.clone(), &[(1, 0), (1, 0), (1, 2), (0, 0), (0, 1), (0, 2)], 2).is_err(), "a duplicate");
+        assert!(in_delivery_order(rows, &[(1, 0), (1, 1), (1, 2), (0, 0), (0, 1), (0, 3)], 2).is_err(), "out of range");
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {
