@@ -21,8 +21,9 @@
 //!
 //! [`reports`] reads the analyst views back: monthly statements, the capital-gains report
 //! (with `operators::portfolio`'s lot engine) and admin reports, as JSON or CSV.
-//! [`metrics`] is the sink's Prometheus registry; [`bench`] compares the sink with a raw
-//! RowBinary insert (`tradeflow bench clickhouse`).
+//! [`rowbinary`] encodes rows as the sink polls them, so a batch is one ready INSERT body per
+//! table. [`metrics`] is the sink's Prometheus registry; [`bench`] compares the sink with a
+//! raw RowBinary insert (`tradeflow bench clickhouse`).
 //!
 //! Not built yet: snapshot topics (`accounts.snapshots`, `positions.snapshots`,
 //! `book.depth`), TLS/auth to ClickHouse.
