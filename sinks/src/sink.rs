@@ -17,10 +17,10 @@
 //!    offsets are committed in batch order, and a batch is never sent after one that could
 //!    not be inserted. A rebalance or shutdown first waits for the in-flight flush.
 //!    The flush INSERTs each table's rows (one INSERT per non-empty table, its body sent
-//!    whole, so ClickHouse never waits for a serializer that shares a CPU with the poll). A failed INSERT (ClickHouse
-//!    down, timeout, HTTP error) is retried with exponential backoff (`retry_initial` up to
-//!    `retry_max`) until it succeeds or shutdown is requested; Kafka is not committed
-//!    meanwhile. Partially applied INSERTs are harmless (rows are idempotent, see the crate
+//!    whole, so ClickHouse never waits for a serializer that shares a CPU with the poll).
+//!    A failed INSERT (ClickHouse down, timeout, HTTP error) is retried with exponential
+//!    backoff (`retry_initial` up to `retry_max`) until it succeeds or shutdown is
+//!    requested; Kafka is not committed meanwhile. Partially applied INSERTs are harmless (rows are idempotent, see the crate
 //!    docs).
 //! 3. Commit the batch's next offsets, asynchronously (librdkafka sends commits in order;
 //!    the loop does not wait for the coordinator). A failed commit is logged; a later commit
