@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh machine: starts a real Kafka 4.x broker (jars from
 # Maven Central), a Confluent-compatible schema registry (Apicurio, Maven Central) and
 # ClickHouse (Debian's clickhouse-server 18.16, scripts/clickhouse.sh),
-# builds the workspace, runs every unit, property and integration test, stops what it
-# started. `.ci/run` calls exactly this.
+# builds the workspace, runs every unit, property and integration test, then lints the
+# workspace with clippy (warnings are errors), and stops what it started. `.ci/run` calls
+# exactly this.
 #
 # Environment: KAFKA_BROKERS / SCHEMA_REGISTRY_URL / CLICKHOUSE_URL to use already-running
 # services instead.
@@ -94,3 +95,11 @@ if [ "$status" -ne 0 ]; then
   sed -n '/^failures:$/,/^test result/p' /tmp/tradeflow-test.log | head -n 300 >&2
   exit "$status"
 fi
+
+step "lint (cargo clippy --workspace --all-targets, warnings are errors)"
+if ! cargo clippy --workspace --all-targets --locked -- -D warnings >/tmp/tradeflow-clippy.log 2>&1; then
+  grep -E -A14 '^(warning|error)' /tmp/tradeflow-clippy.log | head -n 200 >&2
+  echo "clippy found problems (full log: /tmp/tradeflow-clippy.log)" >&2
+  exit 1
+fi
+echo "clippy: no warnings" >&2
