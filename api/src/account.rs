@@ -18,6 +18,11 @@
 //! close. When that is not known exactly (snapshots without marks, a symbol held at the
 //! close without a close price, calendars that disagree) `last_equity` equals `equity`,
 //! as Alpaca clients expect a value.
+//!
+//! `last_equity` moves with deposits and withdrawals made since the close, so `equity -
+//! last_equity` is not a P&L; the exact day P&L (`day_pl`, net of that funding) is on
+//! the Tradeflow extension `GET /v2/account/portfolio` ([`crate::portfolio`]), not here
+//! (Alpaca's account schema).
 
 use crate::auth::Principal;
 use crate::error::ApiError;

@@ -98,8 +98,10 @@ pub const V2_EXTENSIONS: &[(&str, &str, &str)] = &[(
      covered short lots; 0 before the first fill, null when unknown), total return (total P&L / \
      (sum of |cost basis| of open positions + closed_cost_basis): over the cost of every position \
      ever opened; null when that base is zero or closed_cost_basis is unknown), intraday P&L, \
-     cash, equity (as GET /v2/account) and last_equity (equity at the previous session close; \
-     null when not known exactly). Amounts are exact \
+     cash, equity (as GET /v2/account), last_equity (equity at the previous session close; \
+     null when not known exactly) and day_pl (equity - last_equity - net deposits and \
+     withdrawals completed since that close; null when either is not known exactly). Amounts \
+     are exact \
      decimal strings. Before the account's first fill realized P&L is 0 and as_of / \
      lot_method are null.",
 )];
@@ -319,6 +321,9 @@ mod tests {
         for name in ["OrderBody", "OrderRequest", "ReplaceRequest", "AccountBody", "PositionBody", "PortfolioBody"] {
             assert!(doc["components"]["schemas"][name]["properties"].is_object(), "{name}");
         }
+        let day_pl = &doc["components"]["schemas"]["PortfolioBody"]["properties"]["day_pl"];
+        assert!(day_pl["description"].as_str().is_some_and(|d| d.contains("equity - last_equity - funding_since_close")), "{day_pl}");
+        assert!(doc["components"]["schemas"]["AccountBody"]["properties"]["day_pl"].is_null(), "Alpaca's account schema is unchanged");
         let order = &doc["components"]["schemas"]["OrderRequest"]["properties"];
         assert!(order["qty"].to_string().contains("pattern"), "{order}");
         assert_eq!(doc["components"]["schemas"]["TimeInForceName"]["enum"], serde_json::json!(["day", "gtc", "ioc", "fok", "opg", "cls"]));

@@ -41,6 +41,14 @@
 //!   close, no trade, no lots), never a partial sum.
 //! - `last_equity`: the equity at the previous session close (see [`crate::account`]);
 //!   here `null` when not known exactly (`GET /v2/account` answers `equity` instead).
+//! - `day_pl = equity - last_equity - funding_since_close`: the exact P&L since the
+//!   previous session close, where `funding_since_close` is the account's net funding
+//!   since that close (completed deposits minus completed withdrawals, from the accounts
+//!   operator's close marks, read with the same previous-close rule and the same `now`
+//!   as `last_equity`), so money moved in or out today is not P&L. `null` when
+//!   `last_equity` or the funding figure is not known exactly (snapshots older than
+//!   AccountSnapshot v4, or written by an accounts pipeline restored from a changelog
+//!   that predates the field, until the next close).
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -80,6 +88,11 @@ pub struct PortfolioBody {
     pub equity: String,
     /// Equity at the previous session close; `null` when not known exactly.
     pub last_equity: Option<String>,
+    /// P&L since the previous session close: `equity - last_equity - funding_since_close`,
+    /// where `funding_since_close` is the net of deposits and withdrawals completed since
+    /// that close (so funding is not P&L). `null` when `last_equity` or that funding
+    /// figure is not known exactly.
+    pub day_pl: Option<String>,
     /// Open positions in symbols that have not traded, valued at average cost.
     pub unpriced_symbols: Vec<String>,
 }
@@ -136,6 +149,13 @@ pub fn total_return(total_pl: Decimal, gross_cost_basis: Decimal, closed_cost_ba
     total_pl.checked_div(base).map(|r| r.round_dp(8))
 }
 
+/// `equity - last_equity - funding_since_close`: the P&L since the previous close with
+/// the money deposited or withdrawn since taken out. `None` when either input is unknown
+/// (never a partial figure).
+pub fn day_pl(equity: Decimal, last_equity: Option<Decimal>, funding_since_close: Option<Decimal>) -> Option<Decimal> {
+    equity.checked_sub(last_equity?)?.checked_sub(funding_since_close?)
+}
+
 fn method(m: LotMethod) -> &'static str {
     match m {
         LotMethod::Fifo => "fifo",
@@ -155,7 +175,10 @@ async fn get_portfolio(State(state): State<AppState>, who: Principal) -> Result<
     let closed = snapshot.as_ref().map_or(Some(Decimal::ZERO), |s| s.closed_cost_basis);
     let total = realized.checked_add(unrealized).ok_or_else(|| overflow("total"))?;
     let equity = account.cash.checked_add(market_value).ok_or_else(|| overflow("equity"))?;
-    let last_equity = crate::account::last_equity(&state, &account, state.ports.clock.now_ns())?;
+    // One `now` for both, so the equity and the funding refer to the same close.
+    let now = state.ports.clock.now_ns();
+    let last_equity = crate::account::last_equity(&state, &account, now)?;
+    let funding = account.at_previous_close(now).and_then(|v| v.funding_since_close);
     Ok(Json(PortfolioBody {
         account_id: who.account_id.clone(),
         as_of: snapshot.as_ref().map(|s| rfc3339(s.as_of_ns)),
@@ -174,6 +197,7 @@ async fn get_portfolio(State(state): State<AppState>, who: Principal) -> Result<
         cash: dec(account.cash),
         equity: dec(equity),
         last_equity: dec_opt(last_equity),
+        day_pl: dec_opt(day_pl(equity, last_equity, funding)),
         unpriced_symbols: h.unpriced,
     }))
 }
@@ -229,7 +253,7 @@ mod tests {
         assert_eq!(t.get(TRADER, "/v2/account").await.1["equity"], "11619.65");
         assert_eq!(b["unpriced_symbols"], serde_json::json!(["HALT"]));
         // No previous close published: no made-up day P&L, no made-up last equity.
-        assert!(b["unrealized_intraday_pl"].is_null() && b["last_equity"].is_null(), "{b}");
+        assert!(b["unrealized_intraday_pl"].is_null() && b["last_equity"].is_null() && b["day_pl"].is_null(), "{b}");
     }
 
     #[tokio::test]
@@ -314,6 +338,56 @@ mod tests {
         assert_eq!(b["unrealized_intraday_pl"], "63");
         assert_eq!(b["unrealized_pl"], "93");
         assert_eq!(b["total_return"], "0.06167109");
+    }
+
+    /// acc-1 held its 10.5 AAPL at yesterday's close (155.01) with 9500.1 cash and
+    /// deposited 500 today: equity rose by 553.445 since the close, of which only the
+    /// price move 10.5 x (160.10 - 155.01) = 53.445 is P&L.
+    #[tokio::test]
+    async fn day_pl_leaves_out_a_deposit_made_today() {
+        use crate::ports::AccountView;
+        use schemas::records::{CloseQty, PositionSnapshot};
+        let t = TestApp::new();
+        let (today_close, yesterday_close) = t.mark_aapl_previous_close("155.01");
+        // HALT flat: the account's positions are AAPL only.
+        t.backend.put_position(PositionSnapshot { qty: d("0"), avg_cost: d("0"), cost_basis: d("0"), ..crate::testkit::position_snapshot("acc-1", "HALT") });
+        let mut a = t.backend.account("acc-1").unwrap().unwrap();
+        a.session_close_ns = Some(today_close);
+        a.close_at_ns = Some(yesterday_close);
+        a.close_cash = Some(d("9500.1"));
+        a.close_positions = Some(vec![CloseQty { symbol: "AAPL".into(), qty: d("10.5") }]);
+        a.funding_since_close = Some(d("500"));
+        t.backend.put_account(a.clone());
+        t.clock.set(SESSION1_OPEN + 2 * HOUR);
+        let (s, b) = t.get(TRADER, "/v2/account/portfolio").await;
+        assert_eq!(s, 200, "{b}");
+        // 10000.1 + 10.5 x 160.10; 9500.1 + 10.5 x 155.01.
+        assert_eq!((b["equity"].as_str(), b["last_equity"].as_str()), (Some("11681.15"), Some("11127.705")), "{b}");
+        // 11681.15 - 11127.705 - 500.
+        assert_eq!(b["day_pl"], "53.445", "{b}");
+        // A withdrawal of 200 completed today as well: net funding 300, same P&L.
+        a.close_cash = Some(d("9700.1"));
+        a.funding_since_close = Some(d("300"));
+        t.backend.put_account(a.clone());
+        let (_, b) = t.get(TRADER, "/v2/account/portfolio").await;
+        assert_eq!((b["last_equity"].as_str(), b["day_pl"].as_str()), (Some("11327.705"), Some("53.445")), "{b}");
+        // After today's close nothing changed since: the current values, no funding since.
+        t.clock.set(today_close + HOUR);
+        let (_, b) = t.get(TRADER, "/v2/account/portfolio").await;
+        assert_eq!((b["last_equity"].as_str(), b["day_pl"].as_str()), (Some("11681.15"), Some("0")), "{b}");
+        // A snapshot that does not know the funding since the close (AccountSnapshot v3, or
+        // a restored pre-v3 accounts state): last_equity is known, day_pl is not.
+        a.funding_since_close = None;
+        t.backend.put_account(a);
+        t.clock.set(SESSION1_OPEN + 2 * HOUR);
+        let (_, b) = t.get(TRADER, "/v2/account/portfolio").await;
+        assert_eq!(b["last_equity"], "11327.705", "{b}");
+        assert!(b["day_pl"].is_null(), "{b}");
+        // GET /v2/account keeps Alpaca's schema: no day_pl there.
+        assert!(t.get(TRADER, "/v2/account").await.1.get("day_pl").is_none());
+        assert_eq!(super::day_pl(d("10"), Some(d("4")), Some(d("-1"))), Some(d("7")));
+        assert_eq!(super::day_pl(d("10"), None, Some(d("0"))), None);
+        assert_eq!(super::day_pl(d("10"), Some(d("4")), None), None);
     }
 
     #[tokio::test]

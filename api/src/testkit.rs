@@ -78,7 +78,13 @@ fn account(id: &str, status: AccountStatus, cash: &str, bp: &str, positions: Vec
         close_at_ns: None,
         close_cash: None,
         close_positions: None,
+        funding_since_close: None,
     }
+}
+
+/// An empty position snapshot of `symbol` (flat, no lots) for struct-update syntax.
+pub fn position_snapshot(account: &str, symbol: &str) -> PositionSnapshot {
+    position(account, symbol, "0", "0", "0")
 }
 
 fn position(account: &str, symbol: &str, qty: &str, avg: &str, cost: &str) -> PositionSnapshot {

@@ -186,6 +186,16 @@ fn fixtures_of_every_version_decode_with_the_current_schema() {
     let v1_schema = Schema::parse_str(&history("PortfolioState")[0].1).unwrap();
     let decoded: PortfolioState = Codec::decode_body(Some(&v1_schema), &v1).unwrap();
     assert_eq!(decoded, PortfolioState { closed_cost_basis: None, ..samples::portfolio_state() });
+    // AccountSnapshot v3 / AccountState v2 carry the close marks but no funding since the
+    // close: it reads as unknown, not as zero.
+    let v3 = std::fs::read(dir("fixtures/AccountSnapshot.v3.avro")).unwrap();
+    let v3_schema = Schema::parse_str(&history("AccountSnapshot")[2].1).unwrap();
+    let decoded: AccountSnapshot = Codec::decode_body(Some(&v3_schema), &v3).unwrap();
+    assert_eq!(decoded, AccountSnapshot { funding_since_close: None, ..samples::account_snapshot() });
+    let v2 = std::fs::read(dir("fixtures/AccountState.v2.avro")).unwrap();
+    let v2_schema = Schema::parse_str(&history("AccountState")[1].1).unwrap();
+    let decoded: AccountState = Codec::decode_body(Some(&v2_schema), &v2).unwrap();
+    assert_eq!(decoded, AccountState { funding_since_close: None, ..samples::account_state() });
     check_fixtures(samples::user());
     check_fixtures(samples::api_key());
     check_fixtures(samples::audit());
@@ -409,6 +419,7 @@ mod samples {
             close_at_ns: Some(1_763_672_400_000_000_000),
             close_cash: Some(d("1250.5")),
             close_positions: Some(vec![CloseQty { symbol: "AAPL".into(), qty: d("1.5") }]),
+            funding_since_close: Some(d("-99.5")),
         }
     }
     pub fn account_state() -> AccountState {
@@ -462,6 +473,7 @@ mod samples {
             close_at_ns: Some(1_763_672_400_000_000_000),
             close_cash: Some(d("800")),
             close_positions: Some(vec![CloseQty { symbol: "AAPL".into(), qty: d("-3") }]),
+            funding_since_close: Some(d("1000.25")),
         }
     }
     pub fn position() -> PositionSnapshot {

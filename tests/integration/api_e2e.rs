@@ -444,8 +444,9 @@ async fn scenario() {
     assert_eq!(pf_a["cash"], "9440", "{pf_a}");
     assert_eq!(pf_a["equity"], "10100", "{pf_a}");
     // The accounts were opened after the previous session close (US calendar, as the
-    // pipelines run it): their equity at that close, `last_equity`, is 0 (unless a close
-    // passed during the test, when the current values count).
+    // pipelines run it): their equity at that close, `last_equity`, is 0, and all their
+    // funding came after it (unless a close passed during the test, when the current
+    // values count).
     let calendar = operators::matching::CalendarRules::us_equities().compile().expect("built-in calendar");
     let close_of = |t: i64| calendar.last_close_at_or_before(operators::Timestamp(t));
     if close_of(started_ns) == close_of(now_ns()) {
@@ -453,6 +454,10 @@ async fn scenario() {
             let (_, acct) = client.get(key, "/v2/account").await;
             assert_eq!((acct["last_equity"].as_str(), pf["last_equity"].as_str()), (Some("0"), Some("0")), "{acct} {pf}");
         }
+        // Today's deposits (A 10,000, B 5,000) are not P&L: day_pl = equity - 0 - deposit,
+        // the trading P&L alone (no fees): A 10100 - 10000, B 4900 - 5000.
+        assert_eq!(pf_b["equity"], "4900", "{pf_b}");
+        assert_eq!((pf_a["day_pl"].as_str(), pf_b["day_pl"].as_str()), (Some("100"), Some("-100")), "{pf_a} {pf_b}");
     }
 
     // A second API process rebuilds every view from the topics (compacted, transactional:

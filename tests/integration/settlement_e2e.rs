@@ -20,7 +20,8 @@
 //! Each pipeline is SIGKILLed and restarted at least once while records are in flight.
 //! Every balance below is exact; the ledger balances per entry; fills carry the settlement
 //! date S; positions equal the fills; account snapshots on S carry each account's cash and
-//! shares at D's close (the previous close's equity, `last_equity`).
+//! shares at D's close (the previous close's equity, `last_equity`) and the funding since
+//! that close (S's deposits and withdrawal), which makes the day P&L on S exactly 0.
 
 use crate::trading_e2e::{account, decode_all, settle, Api, TOPICS};
 use rust_decimal::Decimal;
@@ -248,9 +249,17 @@ fn day_orders_expire_at_the_close_and_proceeds_settle_t_plus_one_under_kill_minu
     // and shares at D's close, through a kill -9 of the accounts pipeline on S (restored
     // from the changelog); with the venue's previous close (101) they give the equity at
     // D's close, which is what GET /v2/account serves as `last_equity` during S.
-    for (acct, cash, qty, last_equity) in [(&mm, "15040", Some("-100"), "4940"), (&buyer, "9960", Some("100"), "20060"), (&trader, "5000", None, "5000")] {
+    // The funding since D's close is S's 1.00 deposit (and the market maker's 12,000
+    // withdrawal), carried through the kill -9 on S; it is what keeps the day P&L exact:
+    // nothing traded on S and AAA's last trade is still D's close (101), so equity -
+    // last_equity - funding is exactly 0 for every account, deposits and withdrawal
+    // notwithstanding.
+    for (acct, cash, qty, last_equity, funding) in
+        [(&mm, "15040", Some("-100"), "4940", "-11999"), (&buyer, "9960", Some("100"), "20060", "1"), (&trader, "5000", None, "5000", "1")]
+    {
         let s = &snap[acct];
         assert_eq!((s.session_close_ns, s.close_at_ns, s.close_cash), (Some(s_close), Some(d_close), Some(dec(cash))), "{acct}: {s:?}");
+        assert_eq!(s.funding_since_close, Some(dec(funding)), "{acct}: funding since D's close");
         let want: Vec<w::CloseQty> = qty.map(|q| w::CloseQty { symbol: "AAA".into(), qty: dec(q) }).into_iter().collect();
         assert_eq!(s.close_positions.as_ref(), Some(&want), "{acct}");
         let at_close = s.at_previous_close(s_close - 1).expect("close marks");
@@ -262,8 +271,12 @@ fn day_orders_expire_at_the_close_and_proceeds_settle_t_plus_one_under_kill_minu
             equity += q * price.expect("traded by D's close");
         }
         assert_eq!(equity, dec(last_equity), "{acct}: equity at D's close");
-        // After S's close nothing changed since: the current values.
-        assert_eq!(s.at_previous_close(s_close).map(|v| v.cash), Some(s.cash));
+        assert_eq!(at_close.funding_since_close, Some(dec(funding)));
+        let equity_now = s.cash + s.positions.iter().map(|p| p.qty * dec("101")).sum::<Decimal>();
+        let day_pl = equity_now - equity - dec(funding);
+        assert_eq!((equity_now - equity, day_pl), (dec(funding), Decimal::ZERO), "{acct}: equity now {equity_now}, day P&L on S");
+        // After S's close nothing changed since: the current values, no funding since.
+        assert_eq!(s.at_previous_close(s_close).map(|v| (v.cash, v.funding_since_close)), Some((s.cash, Some(Decimal::ZERO))));
     }
     for (_, p) in procs {
         p.stop();

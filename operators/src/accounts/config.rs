@@ -117,8 +117,9 @@ pub struct AccountsConfig {
     /// Stream-time punctuation period for settlement. Default one hour.
     pub settlement_punctuation_ns: i64,
     /// Session closes at which the account's cash and shares are marked for the previous
-    /// close's equity ([`CloseMarks`](super::state::CloseMarks)); must be the venue's
-    /// calendar. Default empty: no marks.
+    /// close's equity, and the funding since counted from
+    /// ([`CloseMarks`](super::state::CloseMarks)); must be the venue's calendar. Default
+    /// empty: no marks (the funding then counts from the account's opening).
     pub sessions: SessionCalendar,
 }
 

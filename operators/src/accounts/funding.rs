@@ -7,7 +7,10 @@
 //!   completion pays it out (`-> external:bank`), failure returns it.
 //!
 //! Invariants: only settled, unheld cash (`cash:available`) can be withdrawn, so
-//! unsettled sale proceeds and order holds never leave the account.
+//! unsettled sale proceeds and order holds never leave the account. Every funding entry
+//! adds the change of total customer cash it made to the close marks'
+//! `funding_since_close` (a completed deposit `+amount`, a completed withdrawal
+//! `-amount`; holds and releases `0`).
 //!
 //! Known limitations:
 //! - Deposited cash is withdrawable immediately (no ACH return window).
@@ -50,6 +53,15 @@ fn ensure(ok: bool, reason: R) -> Result<(), R> {
 }
 
 impl AccountState {
+    /// Posts a funding entry and adds the change of total customer cash it made to
+    /// [`CloseMarks::funding_since_close`](super::state::CloseMarks::funding_since_close).
+    fn post_funding(&mut self, ctx: &mut Ctx, kind: EntryKind, id: &str, b: EntryBuilder) {
+        let before = self.total_cash();
+        ctx.post(&mut self.ledger, kind, id, b);
+        let change = self.total_cash() - before;
+        self.close_marks.add_funding(change);
+    }
+
     fn check_funding(
         &self,
         ctx: &Ctx,
@@ -126,7 +138,7 @@ impl AccountState {
                 LedgerAccount::CashWithdrawalPending,
                 amount,
             );
-            ctx.post(&mut self.ledger, EntryKind::WithdrawalHold, id, b);
+            self.post_funding(ctx, EntryKind::WithdrawalHold, id, b);
         }
         self.fundings.insert(
             id.to_string(),
@@ -173,7 +185,7 @@ impl AccountState {
                 EntryKind::WithdrawalRelease
             }
         };
-        ctx.post(&mut self.ledger, kind, id, b);
+        self.post_funding(ctx, kind, id, b);
         if failure.is_some() && self.daily.date == f.date {
             match f.direction {
                 FundingDirection::Deposit => self.daily.deposits -= f.amount,

@@ -12,7 +12,8 @@
 //! - Before anything at event time `t` changes an account (input or punctuation), its
 //!   [`CloseMarks`](super::state::CloseMarks) are rolled to `t` (a new account's right
 //!   after `OpenAccount`), so snapshots carry the cash and shares of the previous session
-//!   close (`AccountsConfig::sessions`).
+//!   close (`AccountsConfig::sessions`) and the net funding since it (reset by the roll,
+//!   added to by every funding ledger entry that changes total cash).
 
 use super::config::AccountsConfig;
 use super::ctx::Ctx;

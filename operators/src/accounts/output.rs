@@ -269,7 +269,8 @@ pub struct AccountSnapshot {
     pub ledger_seq: u64,
     /// Event time of the change.
     pub time: Timestamp,
-    /// Cash and shares at the latest session close crossed (see [`CloseMarks`]).
+    /// Cash and shares at the latest session close crossed, and the net funding since
+    /// (see [`CloseMarks`]).
     pub close_marks: CloseMarks,
 }
 
@@ -288,6 +289,10 @@ pub struct CloseValues {
     pub cash: Decimal,
     /// Non-zero share quantities, by symbol.
     pub shares: BTreeMap<String, Decimal>,
+    /// Net change of total cash from funding since that close (`cash` now minus `cash`
+    /// there is this plus the cash effect of trades and fees); `Some(0)` when read from
+    /// the current values (no input since), `None` when unknown.
+    pub funding_since_close: Option<Decimal>,
 }
 
 impl AccountSnapshot {
@@ -305,9 +310,15 @@ impl AccountSnapshot {
                     .map(|(s, p)| (s.clone(), p.available + p.held))
                     .filter(|(_, q)| !q.is_zero())
                     .collect();
-                Some(CloseValues { valid_from: c, valid_to: now, cash: self.cash, shares })
+                Some(CloseValues { valid_from: c, valid_to: now, cash: self.cash, shares, funding_since_close: Some(Decimal::ZERO) })
             }
-            _ => m.close_at.map(|at| CloseValues { valid_from: at, valid_to: at, cash: m.cash, shares: m.shares.clone() }),
+            _ => m.close_at.map(|at| CloseValues {
+                valid_from: at,
+                valid_to: at,
+                cash: m.cash,
+                shares: m.shares.clone(),
+                funding_since_close: m.funding_since_close,
+            }),
         }
     }
 }

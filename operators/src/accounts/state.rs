@@ -53,7 +53,7 @@ pub struct AccountState {
     pub daily: DailyUsage,
     /// Times of recent order placements and replaces (rate limit).
     pub recent_orders: VecDeque<Timestamp>,
-    /// Cash and shares at the latest session close crossed.
+    /// Cash and shares at the latest session close crossed, and funding since.
     pub close_marks: CloseMarks,
 }
 
@@ -69,6 +69,19 @@ pub struct AccountState {
 /// lies strictly between `close_at` and `session_close`. So a reader holding the latest
 /// snapshot finds the account's values at the previous close at `now`: the current ones
 /// once `now >= session_close`, these before.
+///
+/// Invariant (funding): when `funding_since_close` is `Some(f)`, `f` is the sum of every
+/// change of total customer cash ([`AccountState::total_cash`]) made by funding inputs
+/// since `close_at` (since the account was opened when there is no close yet): completed
+/// deposits (`+amount`) and completed withdrawals (`-amount`). Withdrawal holds and their
+/// release on failure move cash between `cash:*` accounts only and do not count. So at
+/// any time `total_cash - cash == f + (cash effect of trades and fees since close_at)`,
+/// which is what makes `equity - last_equity - f` an exact day P&L. It is reset to
+/// `Some(0)` when the marks roll to a new close. `None` means unknown: the state was
+/// restored from a changelog record that predates the field (and funding may have
+/// happened since the close); it stays `None` until the next roll, never a guessed zero
+/// (the binding restores `Some(0)` only when the record proves no ledger entry was ever
+/// posted).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CloseMarks {
     /// Close of the session of the latest input (`None`: no calendar, or past its end).
@@ -79,6 +92,25 @@ pub struct CloseMarks {
     pub cash: Decimal,
     /// Non-zero share quantities (available + held) at `close_at`, by symbol.
     pub shares: BTreeMap<String, Decimal>,
+    /// Net change of total customer cash from funding since `close_at`; `None` when
+    /// unknown (see the type docs).
+    pub funding_since_close: Option<Decimal>,
+}
+
+impl CloseMarks {
+    /// Marks of a freshly opened account: no close yet, no funding yet.
+    pub fn opened() -> Self {
+        CloseMarks {
+            funding_since_close: Some(Decimal::ZERO),
+            ..CloseMarks::default()
+        }
+    }
+
+    /// Adds `cash_change`, the change of total customer cash one funding ledger entry
+    /// made, to `funding_since_close` (an unknown total stays unknown).
+    pub fn add_funding(&mut self, cash_change: Decimal) {
+        self.funding_since_close = self.funding_since_close.map(|f| f + cash_change);
+    }
 }
 
 /// An accepted, not yet terminal order and what it reserves.
@@ -271,7 +303,7 @@ impl AccountState {
             settlements: BTreeMap::new(),
             daily: DailyUsage::default(),
             recent_orders: VecDeque::new(),
-            close_marks: CloseMarks::default(),
+            close_marks: CloseMarks::opened(),
         }
     }
 
@@ -287,6 +319,7 @@ impl AccountState {
             self.close_marks.close_at = last;
             self.close_marks.cash = self.total_cash();
             self.close_marks.shares = self.share_quantities();
+            self.close_marks.funding_since_close = Some(Decimal::ZERO);
         }
         self.close_marks.session_close = sessions.next_close_after(time);
     }

@@ -3,7 +3,11 @@
 //! accounts, with the conservation and reservation invariants checked after every step
 //! and the ledger balances re-derived from the published entries (oracle). The close
 //! marks are checked against a reference: every account's cash and shares after every
-//! step, looked up at the previous session close of several later instants.
+//! step, looked up at the previous session close of several later instants. The marks'
+//! `funding_since_close` is checked against the completed deposits and withdrawals the
+//! model sent (from the inputs, not the operator's state), and the invariant
+//! `cash - close cash == funding since the close + trades' cash since the close` against
+//! the cash effect of the fills the model sent.
 
 use std::collections::BTreeMap;
 
@@ -112,6 +116,10 @@ struct Sim {
     fees: Decimal,
     /// Reference for the close marks: per account, (event time, values after the step).
     history: BTreeMap<String, Vec<(i64, Values)>>,
+    /// Reference cash flows per account as sent: (event time, signed amount, whether it
+    /// is funding). Completed deposits `+amount`, completed withdrawals `-amount`; fills
+    /// `-(qty x price) - fee` for a buy, `qty x price - fee` for a sell.
+    flows: BTreeMap<String, Vec<(i64, Decimal, bool)>>,
 }
 
 const HOUR_NS: i64 = 3_600_000_000_000;
@@ -149,6 +157,7 @@ impl Sim {
             withdrawals: Decimal::ZERO,
             fees: Decimal::ZERO,
             history: BTreeMap::new(),
+            flows: BTreeMap::new(),
         };
         sim.record();
         sim
@@ -175,8 +184,24 @@ impl Sim {
         self.history[account].iter().rev().find(|(t, _)| *t < close).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 
+    /// Reference: (funding, trade cash) of `account` at or after session close `close`.
+    fn flows_since(&self, account: &str, close: i64) -> (Decimal, Decimal) {
+        let mut out = (Decimal::ZERO, Decimal::ZERO);
+        for (t, amount, funding) in self.flows.get(account).into_iter().flatten() {
+            if *t >= close {
+                if *funding {
+                    out.0 += amount;
+                } else {
+                    out.1 += amount;
+                }
+            }
+        }
+        out
+    }
+
     /// The latest published snapshot of every account gives, at several instants from now
-    /// on, exactly the reference values at the previous close of that instant.
+    /// on, exactly the reference values at the previous close of that instant, and the
+    /// exact funding since that close.
     fn check_close_marks(&self) {
         let cal = sessions();
         let now = self.h.time.0;
@@ -197,6 +222,9 @@ impl Sim {
                 let v = snap.at_previous_close(at).unwrap_or_else(|| panic!("{a}: no close values at {at}"));
                 assert!(v.valid_from <= close && close <= v.valid_to, "{a} at {at}: values for {}..={}, previous close {close}", v.valid_from, v.valid_to);
                 assert_eq!((v.cash, v.shares), self.values_at(a, close), "{a}: values at the close {close} (now {at})");
+                let (funding, trades) = self.flows_since(a, close);
+                assert_eq!(v.funding_since_close, Some(funding), "{a}: funding since the close {close} (now {at})");
+                assert_eq!(snap.cash - v.cash, funding + trades, "{a}: cash now - cash at the close {close} (now {at})");
             }
         }
     }
@@ -278,11 +306,14 @@ impl Sim {
         }
         if complete {
             self.send(a, AccountInput::FundingCompleted { funding_id: id });
-            if deposit {
+            let signed = if deposit {
                 self.deposits += amount;
+                amount
             } else {
                 self.withdrawals += amount;
-            }
+                -amount
+            };
+            self.flows.entry(a.to_string()).or_default().push((self.h.time.0, signed, true));
         } else {
             self.send(
                 a,
@@ -345,6 +376,8 @@ impl Sim {
                 ),
             );
             self.fees += fee;
+            let cash = if o.buy { -(q * price) } else { q * price } - fee;
+            self.flows.entry(o.account.clone()).or_default().push((self.h.time.0, cash, false));
             let v = self.venue.get_mut(id).unwrap();
             v.leaves -= q;
             if v.leaves.is_zero() {

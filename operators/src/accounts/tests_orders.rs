@@ -818,3 +818,47 @@ fn close_marks_keep_cash_and_shares_of_the_previous_close() {
     let snap = last_snapshot(&outs).unwrap();
     assert_eq!((snap.close_marks.session_close, snap.close_marks.close_at, snap.close_marks.cash), (None, Some(tuesday_close), d("3994.75")));
 }
+
+#[test]
+fn close_marks_count_funding_since_the_close_but_not_holds() {
+    const HOUR: i64 = 3_600_000_000_000;
+    let monday_close = monday_10am().0 + 6 * HOUR;
+    let tuesday_close = monday_close + 24 * HOUR;
+    let cfg = AccountsConfig {
+        sessions: crate::matching::SessionCalendar::new([Timestamp(monday_close), Timestamp(tuesday_close)]),
+        ..AccountsConfig::default()
+    };
+    let funding = |h: &Harness| h.state("a").close_marks.funding_since_close;
+    // Monday, no close before the account: funding since it was opened.
+    let mut h = funded(cfg);
+    assert_eq!(funding(&h), Some(d("5000")));
+    // A withdrawal hold and its release on failure leave total cash alone: not counted.
+    h.send("a", AccountInput::WithdrawalRequested { funding_id: "w1".into(), amount: d("100") });
+    assert_eq!((h.state("a").total_cash(), funding(&h)), (d("5000"), Some(d("5000"))));
+    h.send("a", AccountInput::FundingFailed { funding_id: "w1".into(), reason: "bank".into() });
+    assert_eq!(funding(&h), Some(d("5000")));
+    h.send("a", AccountInput::PlaceOrder(buy("o1", "10", "100")));
+    h.send("a", fill("o1", "x1", "4", "99.5", "1.25"));
+    // Tuesday: the first input rolls the marks to Monday's close and resets the funding.
+    h.time = Timestamp(monday_close + 13 * HOUR);
+    h.fund("a", "f2", "250");
+    assert_eq!((h.state("a").close_marks.close_at, funding(&h)), (Some(monday_close), Some(d("250"))));
+    // A requested withdrawal counts only once it is paid out.
+    h.send("a", AccountInput::WithdrawalRequested { funding_id: "w2".into(), amount: d("40") });
+    assert_eq!(funding(&h), Some(d("250")));
+    let outs = h.send("a", AccountInput::FundingCompleted { funding_id: "w2".into() });
+    assert_eq!(funding(&h), Some(d("210")));
+    let outs_fill = h.send("a", fill("o1", "x2", "6", "101", "0.5"));
+    // Cash now - cash at Monday's close = funding 210 + trades (-606 - 0.5).
+    let snap = last_snapshot(&outs_fill).unwrap();
+    let v = snap.at_previous_close(h.time.0).unwrap();
+    assert_eq!((v.cash, v.funding_since_close), (d("4600.75"), Some(d("210"))));
+    assert_eq!(snap.cash - v.cash, d("210") + d("-606.5"));
+    assert_eq!(last_snapshot(&outs).unwrap().close_marks.funding_since_close, Some(d("210")));
+    // After Tuesday's close nothing happened since: zero funding since that close.
+    assert_eq!(snap.at_previous_close(tuesday_close).unwrap().funding_since_close, Some(d("0")));
+    // The next input after Tuesday's close resets it.
+    h.time = Timestamp(tuesday_close + HOUR);
+    h.send("a", AccountInput::PlaceOrder(limit("o2", "AAPL", Side::Sell, "1", "120")));
+    assert_eq!((h.state("a").close_marks.close_at, funding(&h)), (Some(tuesday_close), Some(d("0"))));
+}

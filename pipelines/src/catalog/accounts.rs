@@ -59,6 +59,13 @@
 //!   reference price (matching keeps its own instrument state); a snapshot's position
 //!   `qty` is available + held and `held_qty` the held part.
 //! - **Event time** = the command's `issued_at_ns`, the venue event's `at_ns`.
+//! - **Close marks** (AccountState v2 / AccountSnapshot v3) and the **funding since the
+//!   close** (AccountState v3 / AccountSnapshot v4, `funding_since_close`): the operator's
+//!   `CloseMarks`; the snapshot publishes the funding only with a close (`close_at_ns`),
+//!   like `close_cash`. A v2 (or v1) changelog record has no funding figure: it is
+//!   restored as unknown (`None`, published as `null`, so the API gives no `day_pl`)
+//!   until the next close resets it, unless the ledger proves that no funding ever
+//!   happened (no entry ever posted: `ledger_seq = 0`), when it is exactly `0`.
 //!
 //! Invariants: [`Accounts::decode`] / [`Accounts::encode`] are pure functions of their
 //! arguments; `encode_state` followed by `decode_state` returns an equal `AccountState`.
@@ -667,6 +674,7 @@ pub fn snapshot_record(s: &acc::AccountSnapshot) -> w::AccountSnapshot {
         close_at_ns: s.close_marks.close_at,
         close_cash: s.close_marks.close_at.map(|_| s.close_marks.cash),
         close_positions: s.close_marks.close_at.map(|_| close_qtys(&s.close_marks)),
+        funding_since_close: s.close_marks.close_at.and(s.close_marks.funding_since_close),
     }
 }
 
@@ -795,6 +803,7 @@ fn state_record(s: &AccountState) -> w::AccountState {
         close_at_ns: s.close_marks.close_at,
         close_cash: s.close_marks.close_at.map(|_| s.close_marks.cash),
         close_positions: s.close_marks.close_at.map(|_| close_qtys(&s.close_marks)),
+        funding_since_close: s.close_marks.funding_since_close,
     }
 }
 
@@ -876,11 +885,15 @@ fn from_state_record(r: w::AccountState) -> Result<AccountState, CodecError> {
     state.recent_orders = r.recent_orders_ns.into_iter().map(Timestamp).collect::<VecDeque<_>>();
     // v1 changelogs carry no marks: the first input after the upgrade marks the current
     // values at the latest close (exact unless that session already had inputs).
+    // v1 / v2 changelogs carry no funding since the close: unknown (until the next close
+    // resets it), unless the ledger proves no funding ever happened (no entry posted).
+    let funding_since_close = r.funding_since_close.or_else(|| (ledger_seq == 0).then_some(Decimal::ZERO));
     state.close_marks = acc::CloseMarks {
         session_close: r.session_close_ns,
         close_at: r.close_at_ns,
         cash: r.close_cash.unwrap_or_default(),
         shares: r.close_positions.unwrap_or_default().into_iter().filter(|p| !p.qty.is_zero()).map(|p| (p.symbol, p.qty)).collect(),
+        funding_since_close,
     };
     Ok(state)
 }
@@ -1089,8 +1102,9 @@ mod tests {
         w::InstrumentSnapshot { status: w::InstrumentStatus::Listed, tick_size: d("0.01"), lot_size: d("1"), min_qty: d("1"), max_order_notional: None }
     }
 
-    /// The close marks survive the changelog (AccountState v2) and reach the snapshot
-    /// (AccountSnapshot v3); a v1 changelog record reads as no marks.
+    /// The close marks survive the changelog (AccountState v2, funding since the close
+    /// v3) and reach the snapshot (AccountSnapshot v3 / v4); a v1 changelog record reads
+    /// as no marks, a v2 one as marks with an unknown funding figure.
     #[test]
     fn close_marks_round_trip_and_are_published() {
         let p = Accounts::with_prefix("t.");
@@ -1101,13 +1115,31 @@ mod tests {
             close_at: Some(1_000),
             cash: d("1234.56789"),
             shares: BTreeMap::from([("AAPL".to_string(), d("-2.5")), ("MSFT".to_string(), d("3"))]),
+            funding_since_close: Some(d("-120.75")),
         };
+        s.ledger = Ledger::from_parts(BTreeMap::from([(LedgerAccount::CashAvailable, d("500"))]), 3);
         assert_eq!(p.decode_state(&c, &p.encode_state(&c, &s).unwrap()).unwrap(), s);
         let snap = snapshot_record(&s.snapshot("a1", Timestamp(1_500)));
         assert_eq!((snap.session_close_ns, snap.close_at_ns, snap.close_cash), (Some(2_000), Some(1_000), Some(d("1234.56789"))));
         assert_eq!(snap.close_positions, Some(vec![w::CloseQty { symbol: "AAPL".into(), qty: d("-2.5") }, w::CloseQty { symbol: "MSFT".into(), qty: d("3") }]));
+        assert_eq!(snap.funding_since_close, Some(d("-120.75")));
+        // A v2 record (marks, no funding figure) of an account with ledger entries: unknown.
         let mut r = state_record(&s);
-        (r.session_close_ns, r.close_at_ns, r.close_cash, r.close_positions) = (None, None, None, None);
+        r.funding_since_close = None;
+        let restored = from_state_record(r).unwrap();
+        assert_eq!((restored.close_marks.close_at, restored.close_marks.funding_since_close), (Some(1_000), None));
+        assert_eq!(snapshot_record(&restored.snapshot("a1", Timestamp(1_500))).funding_since_close, None);
+        // ... of an account that never posted a ledger entry: provably no funding.
+        let mut fresh = AccountState::open("u".into(), acc::KycStatus::Verified, acc::KycTier::Tier2, true);
+        fresh.close_marks = acc::CloseMarks { funding_since_close: None, ..s.close_marks.clone() };
+        let r = state_record(&fresh);
+        assert_eq!(r.funding_since_close, None);
+        assert_eq!(from_state_record(r).unwrap().close_marks.funding_since_close, Some(Decimal::ZERO));
+        // Without a calendar (no close yet) the snapshot publishes no funding figure.
+        s.close_marks.close_at = None;
+        assert_eq!(snapshot_record(&s.snapshot("a1", Timestamp(1_500))).funding_since_close, None);
+        let mut r = state_record(&s);
+        (r.session_close_ns, r.close_at_ns, r.close_cash, r.close_positions, r.funding_since_close) = (None, None, None, None, None);
         assert_eq!(from_state_record(r).unwrap().close_marks, acc::CloseMarks::default());
     }
 

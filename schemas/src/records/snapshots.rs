@@ -58,6 +58,11 @@ pub struct AccountSnapshot {
     /// Schema v3: non-zero share quantities at `close_at_ns`, by symbol.
     #[serde(default)]
     pub close_positions: Option<Vec<CloseQty>>,
+    /// Schema v4 (older data reads `None`): net change of `cash` from funding (completed
+    /// deposits minus completed withdrawals) since `close_at_ns`, so `cash - close_cash =
+    /// funding_since_close + cash effect of trades and fees`; `None` when unknown.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub funding_since_close: Option<Decimal>,
 }
 
 /// A share quantity at a session close (`AccountSnapshot` v3, `AccountState` v2).
@@ -80,6 +85,11 @@ pub struct CloseValues {
     pub cash: Decimal,
     /// Non-zero quantities, by symbol.
     pub positions: Vec<(String, Decimal)>,
+    /// Net funding (completed deposits minus completed withdrawals) from that close to the
+    /// snapshot: `Some(0)` when read from the current values (no input since the close),
+    /// the marks' `funding_since_close` otherwise; `None` when unknown (data older than
+    /// v4, or restored from such a state before the next close).
+    pub funding_since_close: Option<Decimal>,
 }
 
 impl AccountSnapshot {
@@ -88,6 +98,8 @@ impl AccountSnapshot {
     /// `session_close_ns`, no input has been applied since that close, so the current
     /// values hold at every close from it to `now_ns`; before it, the marks taken at
     /// `close_at_ns` apply. `None` without marks (data older than v3, no calendar).
+    /// The funding since that close comes with the values, from the same rule, so
+    /// `cash - values.cash - funding_since_close` is the cash effect of trading since.
     pub fn at_previous_close(&self, now_ns: i64) -> Option<CloseValues> {
         match self.session_close_ns {
             Some(close) if now_ns >= close => Some(CloseValues {
@@ -95,6 +107,7 @@ impl AccountSnapshot {
                 valid_to_ns: now_ns,
                 cash: self.cash,
                 positions: self.positions.iter().filter(|p| !p.qty.is_zero()).map(|p| (p.symbol.clone(), p.qty)).collect(),
+                funding_since_close: Some(Decimal::ZERO),
             }),
             _ => {
                 let at = self.close_at_ns?;
@@ -103,6 +116,7 @@ impl AccountSnapshot {
                     valid_to_ns: at,
                     cash: self.close_cash?,
                     positions: self.close_positions.as_deref().unwrap_or_default().iter().filter(|p| !p.qty.is_zero()).map(|p| (p.symbol.clone(), p.qty)).collect(),
+                    funding_since_close: self.funding_since_close,
                 })
             }
         }
@@ -310,6 +324,10 @@ pub struct AccountState {
     pub close_cash: Option<Decimal>,
     #[serde(default)]
     pub close_positions: Option<Vec<CloseQty>>,
+    /// Schema v3 (older data reads `None`): net funding since `close_at_ns`, as in
+    /// [`AccountSnapshot`] v4.
+    #[serde(default, with = "crate::decimal::opt")]
+    pub funding_since_close: Option<Decimal>,
 }
 
 /// Rules of a listed book, as in its `List` command (matching changelog).
@@ -519,13 +537,17 @@ mod tests {
             close_at_ns: Some(1_000),
             close_cash: Some(d("800")),
             close_positions: Some(vec![CloseQty { symbol: "AAA".into(), qty: d("1") }]),
+            funding_since_close: Some(d("-250.5")),
         };
-        let marks = CloseValues { valid_from_ns: 1_000, valid_to_ns: 1_000, cash: d("800"), positions: vec![("AAA".into(), d("1"))] };
+        let marks = CloseValues { valid_from_ns: 1_000, valid_to_ns: 1_000, cash: d("800"), positions: vec![("AAA".into(), d("1"))], funding_since_close: Some(d("-250.5")) };
         assert_eq!(a.at_previous_close(1_999), Some(marks));
         // At and after the session's close nothing changed since: the current values.
-        let current = |now| CloseValues { valid_from_ns: 2_000, valid_to_ns: now, cash: d("500"), positions: vec![("AAA".into(), d("3"))] };
+        let current = |now| CloseValues { valid_from_ns: 2_000, valid_to_ns: now, cash: d("500"), positions: vec![("AAA".into(), d("3"))], funding_since_close: Some(Decimal::ZERO) };
         assert_eq!(a.at_previous_close(2_000), Some(current(2_000)));
         assert_eq!(a.at_previous_close(9_000), Some(current(9_000)));
+        // v3 data (no funding figure): the close values are known, the funding is not.
+        a.funding_since_close = None;
+        assert_eq!(a.at_previous_close(1_999).map(|v| (v.cash, v.funding_since_close)), Some((d("800"), None)));
         // Older data and operators without a calendar: unknown.
         a.session_close_ns = None;
         a.close_at_ns = None;
