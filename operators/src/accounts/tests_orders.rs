@@ -780,16 +780,23 @@ fn release_after_the_sale_settled_returns_settled_cash() {
     assert_eq!(h.bal("a", L::CashAvailable), d("5000"));
 }
 
-#[test]
-fn close_marks_keep_cash_and_shares_of_the_previous_close() {
-    const HOUR: i64 = 3_600_000_000_000;
-    // Closes Monday and Tuesday 16:00 New York (21:00 UTC); the harness starts Monday 10:00.
+const HOUR: i64 = 3_600_000_000_000;
+
+/// A calendar of two sessions closing Monday and Tuesday 16:00 New York (21:00 UTC; the
+/// harness starts Monday 10:00), and those two closes.
+fn monday_and_tuesday_closes() -> (AccountsConfig, i64, i64) {
     let monday_close = monday_10am().0 + 6 * HOUR;
     let tuesday_close = monday_close + 24 * HOUR;
     let cfg = AccountsConfig {
         sessions: crate::matching::SessionCalendar::new([Timestamp(monday_close), Timestamp(tuesday_close)]),
         ..AccountsConfig::default()
     };
+    (cfg, monday_close, tuesday_close)
+}
+
+#[test]
+fn close_marks_keep_cash_and_shares_of_the_previous_close() {
+    let (cfg, monday_close, tuesday_close) = monday_and_tuesday_closes();
     let mut h = funded(cfg);
     h.send("a", AccountInput::PlaceOrder(buy("o1", "10", "100")));
     let outs = h.send("a", fill("o1", "x1", "4", "99.5", "1.25"));
@@ -821,13 +828,7 @@ fn close_marks_keep_cash_and_shares_of_the_previous_close() {
 
 #[test]
 fn close_marks_count_funding_since_the_close_but_not_holds() {
-    const HOUR: i64 = 3_600_000_000_000;
-    let monday_close = monday_10am().0 + 6 * HOUR;
-    let tuesday_close = monday_close + 24 * HOUR;
-    let cfg = AccountsConfig {
-        sessions: crate::matching::SessionCalendar::new([Timestamp(monday_close), Timestamp(tuesday_close)]),
-        ..AccountsConfig::default()
-    };
+    let (cfg, monday_close, tuesday_close) = monday_and_tuesday_closes();
     let funding = |h: &Harness| h.state("a").close_marks.funding_since_close;
     // Monday, no close before the account: funding since it was opened.
     let mut h = funded(cfg);
