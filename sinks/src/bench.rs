@@ -490,20 +490,18 @@ async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Resu
     c.subscribe(&[topic])?;
     let mut stream = c.stream();
     let mut first = None;
-    let mut got = 0usize;
     let mut order = Vec::with_capacity(n);
     let deadline = Instant::now() + Duration::from_secs(300);
     // The sink's read pattern: wait for one record, then drain what is already fetched.
-    while got < n && Instant::now() < deadline {
+    while order.len() < n && Instant::now() < deadline {
         let mut next = tokio::time::timeout(Duration::from_secs(1), stream.next()).await.ok().flatten();
         while let Some(r) = next.take() {
             if let Ok(m) = r {
                 first.get_or_insert_with(Instant::now);
                 std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
                 order.push((rdkafka::Message::partition(&m), rdkafka::Message::offset(&m)));
-                got += 1;
             }
-            if got >= n {
+            if order.len() >= n {
                 break;
             }
             tokio::task::consume_budget().await;
@@ -511,7 +509,7 @@ async fn consume_only(brokers: &str, topic: &str, group: &str, n: usize) -> Resu
         }
     }
     let Some(first) = first else { return Err(BenchError::Other("consume-only read nothing".into())) };
-    Ok((got as f64 / first.elapsed().as_secs_f64(), order))
+    Ok((order.len() as f64 / first.elapsed().as_secs_f64(), order))
 }
 
 #[derive(clickhouse::Row, Deserialize)]
